@@ -1,0 +1,38 @@
+import type { Database } from './database.js';
+import { migrations as allMigrations, type Migration } from './migrations/index.js';
+
+// Any constant will do; it only has to be the same for every server of this product.
+const MIGRATION_LOCK_KEY = 7_306_301;
+
+/**
+ * Applies the migrations not yet applied, in one transaction holding an advisory lock, so two servers
+ * starting at once neither apply a migration twice nor see a half-migrated schema.
+ */
+export async function migrate(db: Database, migrations: Migration[] = allMigrations): Promise<number[]> {
+  return db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    await tx.query(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (
+         version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const done = await tx.query<{ version: number }>('SELECT version FROM schema_migrations');
+    const applied = new Set(done.rows.map((r) => r.version));
+    const ran: number[] = [];
+    for (const m of migrations) {
+      if (applied.has(m.version)) continue;
+      // Split on statement ends so the same code runs over a transaction on both drivers.
+      for (const statement of splitStatements(m.sql)) await tx.query(statement);
+      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      ran.push(m.version);
+    }
+    return ran;
+  });
+}
+
+/** Migrations are plain DDL written by us: statements end with ';' at the end of a line, no dollar quoting. */
+function splitStatements(sql: string): string[] {
+  return sql
+    .split(/;\s*$/m)
+    .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
+    .filter((s) => s.length > 0);
+}

@@ -1,0 +1,10 @@
+import * as fhirStore from './001-fhir-store.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** In order. A migration, once released, is never edited: add a new one. */
+export const migrations: Migration[] = [{ version: 1, name: 'fhir-store', sql: fhirStore.sql }];
