@@ -1,0 +1,89 @@
+/**
+ * How token, uri and reference values are written into the GIN-indexed `tokens` and `refs` arrays of
+ * fhir_resources. Extraction (write side) and the query builder (read side) both use only these functions,
+ * so the two can never disagree.
+ *
+ * Search parameter codes never contain `|`, `=` or `:`, so the text up to the first of those characters is
+ * always the parameter, and the character that follows it says which kind of key this is:
+ *
+ *   `code=C`                 any system with code C           (search `code=C`)
+ *   `code|S|C`               system S and code C              (search `code=S|C`)
+ *   `code||C`                no system, code C                (search `code=|C`)
+ *   `code|S|`                system S, any code               (search `code=S|`)
+ *   `identifier:of-type|TS|TC|V`  identifier of type TS|TC with value V (search `identifier:of-type=TS|TC|V`)
+ *   `url=U`                  a uri parameter with value U
+ *
+ * A `|` inside a system or type code is escaped as `\|` (the search syntax escapes it the same way), so a
+ * system can never run into the code that follows it. Codes themselves are taken as written: they come last.
+ * Values are case-sensitive, as the specification says for tokens.
+ *
+ * References go into `refs` as `param|Type/id` (relative) or `param|<absolute url>` as written.
+ */
+
+const escapePart = (s: string): string => s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|');
+
+/** The keys stored for one token value (system may be absent, code may be absent when only a system is given). */
+export function tokenKeys(param: string, system: string | undefined, code: string | undefined): string[] {
+  const keys: string[] = [];
+  if (code !== undefined && code !== '') {
+    keys.push(`${param}=${code}`);
+    keys.push(`${param}|${system ? escapePart(system) : ''}|${code}`);
+  }
+  if (system) keys.push(`${param}|${escapePart(system)}|`);
+  return keys;
+}
+
+/** The key a token search value is looked up by: mirrors tokenKeys. */
+export function tokenSearchKey(param: string, system: string | undefined, code: string | undefined): string {
+  // system === undefined: no `|` in the search value → any system.
+  if (system === undefined) return `${param}=${code ?? ''}`;
+  return `${param}|${escapePart(system)}|${code ?? ''}`;
+}
+
+/** Key of an Identifier by its type, for the `:of-type` modifier. */
+export function ofTypeKey(param: string, typeSystem: string, typeCode: string, value: string): string {
+  return `${param}:of-type|${escapePart(typeSystem)}|${escapePart(typeCode)}|${value}`;
+}
+
+/** Key of a uri parameter value (uri values are matched exactly, case-sensitively). */
+export function uriKey(param: string, uri: string): string {
+  return `${param}=${uri}`;
+}
+
+/** Key of a reference value: `Type/id` or an absolute URL as written. */
+export function refKey(param: string, reference: string): string {
+  return `${param}|${reference}`;
+}
+
+/** Prefixes that any key of that parameter starts with (for `:missing`). */
+export function tokenPrefixes(param: string): string[] {
+  return [`${param}=`, `${param}|`, `${param}:`];
+}
+
+export function refPrefix(param: string): string {
+  return `${param}|`;
+}
+
+/** Key stored in the string side table for the `:text` modifier of a token parameter. */
+export function tokenTextParam(param: string): string {
+  return `${param}:text`;
+}
+
+/**
+ * Normalises a stored reference for indexing: relative `Type/id` (version dropped) or absolute as written.
+ * Contained (`#x`), conditional (`Type?…`) and empty references are not searchable and give undefined.
+ */
+export function normalizeReference(reference: string | undefined): string | undefined {
+  if (!reference || reference.startsWith('#') || reference.includes('?')) return undefined;
+  const history = reference.indexOf('/_history/');
+  return history >= 0 ? reference.slice(0, history) : reference;
+}
+
+/** The resource type a reference points to, if it can be read from the reference text. */
+export function referenceType(reference: string): string | undefined {
+  if (reference.startsWith('urn:')) return undefined;
+  const parts = reference.split('/');
+  if (parts.length < 2) return undefined;
+  const type = parts[parts.length - 2];
+  return /^[A-Z][A-Za-z]+$/.test(type) ? type : undefined;
+}

@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import type { Resource } from '@medplum/fhirtypes';
+import { extractIndexes, normalizeString } from '../../../src/fhir/search/extract.js';
+import { getSearchParam, searchParamsForCapabilityStatement } from '../../../src/fhir/search/parameters.js';
+import { dateRange, numberRange } from '../../../src/fhir/search/ranges.js';
+import { ofTypeKey, tokenKeys, tokenSearchKey } from '../../../src/fhir/search/tokens.js';
+
+const patient: Resource = {
+  resourceType: 'Patient',
+  id: 'p1',
+  meta: { tag: [{ system: 'http://example.org/tags', code: 'vip' }], profile: ['http://example.org/StructureDefinition/p'] },
+  identifier: [
+    {
+      system: 'http://hospital.example/mrn',
+      value: 'MRN-1',
+      type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MR' }], text: 'Medical record' },
+    },
+  ],
+  active: true,
+  name: [{ family: 'Müller', given: ['José', 'Ann'] }],
+  telecom: [
+    { system: 'phone', value: '555-1234' },
+    { system: 'email', value: 'jose@example.org' },
+  ],
+  gender: 'male',
+  birthDate: '1980-02-29',
+  deceasedBoolean: false,
+  address: [{ line: ['1 Main St'], city: 'Springfield', postalCode: '12345' }],
+  generalPractitioner: [{ reference: 'Practitioner/d1/_history/3' }, { reference: '#contained' }],
+  managingOrganization: { reference: 'http://other.example/fhir/Organization/o1' },
+};
+
+describe('extractIndexes', () => {
+  const ix = extractIndexes(patient);
+
+  it('encodes tokens of Identifier, ContactPoint, code, boolean and the common meta parameters', () => {
+    expect(ix.tokens).toEqual(
+      expect.arrayContaining([
+        ...tokenKeys('identifier', 'http://hospital.example/mrn', 'MRN-1'),
+        ofTypeKey('identifier', 'http://terminology.hl7.org/CodeSystem/v2-0203', 'MR', 'MRN-1'),
+        tokenSearchKey('phone', undefined, '555-1234'),
+        tokenSearchKey('email', undefined, 'jose@example.org'),
+        tokenSearchKey('telecom', undefined, '555-1234'),
+        tokenSearchKey('gender', undefined, 'male'),
+        tokenSearchKey('gender', '', 'male'),
+        tokenSearchKey('active', undefined, 'true'),
+        tokenSearchKey('deceased', undefined, 'false'),
+        tokenSearchKey('_tag', 'http://example.org/tags', 'vip'),
+        '_profile=http://example.org/StructureDefinition/p',
+      ]),
+    );
+    expect(ix.tokens).not.toContain(tokenSearchKey('phone', undefined, 'jose@example.org'));
+  });
+
+  it('keeps relative references without version, absolute ones as written, and drops contained ones', () => {
+    expect(ix.refs).toEqual(
+      expect.arrayContaining(['general-practitioner|Practitioner/d1', 'organization|http://other.example/fhir/Organization/o1']),
+    );
+    expect(ix.refs.some((r) => r.includes('#'))).toBe(false);
+  });
+
+  it('indexes name and address parts normalised and exact', () => {
+    expect(ix.strings).toEqual(
+      expect.arrayContaining([
+        { param: 'family', value: 'muller', exact: 'Müller' },
+        { param: 'name', value: 'jose', exact: 'José' },
+        { param: 'given', value: 'ann', exact: 'Ann' },
+        { param: 'address-city', value: 'springfield', exact: 'Springfield' },
+        { param: 'address', value: '1 main st', exact: '1 Main St' },
+        { param: 'identifier:text', value: 'medical record', exact: 'Medical record' },
+      ]),
+    );
+  });
+
+  it('indexes a birth date as the whole UTC day', () => {
+    expect(ix.dates).toContainEqual({ param: 'birthdate', low: '1980-02-29T00:00:00.000Z', high: '1980-02-29T23:59:59.999Z' });
+  });
+
+  it('indexes Periods, choice types and references filtered by target type', () => {
+    const enc = extractIndexes({
+      resourceType: 'Encounter',
+      id: 'e1',
+      status: 'finished',
+      class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'VR' },
+      subject: { reference: 'Patient/p1' },
+      participant: [{ individual: { reference: 'Practitioner/d1' } }, { individual: { reference: 'RelatedPerson/r1' } }],
+      period: { start: '2024-01-02T10:00:00+02:00' },
+      length: { value: 30, unit: 'min', system: 'http://unitsofmeasure.org', code: 'min' },
+    });
+    expect(enc.refs).toEqual(expect.arrayContaining(['subject|Patient/p1', 'patient|Patient/p1', 'practitioner|Practitioner/d1']));
+    expect(enc.refs).not.toContain('practitioner|RelatedPerson/r1');
+    expect(enc.dates).toContainEqual({ param: 'date', low: '2024-01-02T08:00:00.000Z', high: 'infinity' });
+    expect(enc.numbers).toContainEqual({ param: 'length', low: 29.5, high: 30.5, system: 'http://unitsofmeasure.org', code: 'min' });
+    const obs = extractIndexes({
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: 'weight' },
+      effectiveDateTime: '2024-03',
+      valueQuantity: { value: 72.5, system: 'http://unitsofmeasure.org', code: 'kg' },
+    });
+    expect(obs.dates).toContainEqual({ param: 'date', low: '2024-03-01T00:00:00.000Z', high: '2024-03-31T23:59:59.999Z' });
+    expect(obs.numbers).toContainEqual({ param: 'value-quantity', low: 72.45, high: 72.55, system: 'http://unitsofmeasure.org', code: 'kg' });
+  });
+});
+
+describe('ranges and normalisation', () => {
+  it('gives date ranges by precision, reading values without a timezone as UTC', () => {
+    expect(dateRange('2020')).toEqual({ low: '2020-01-01T00:00:00.000Z', high: '2020-12-31T23:59:59.999Z' });
+    expect(dateRange('2020-02')).toEqual({ low: '2020-02-01T00:00:00.000Z', high: '2020-02-29T23:59:59.999Z' });
+    expect(dateRange('2020-02-03T04:05')).toEqual({ low: '2020-02-03T04:05:00.000Z', high: '2020-02-03T04:05:59.999Z' });
+    expect(dateRange('2020-02-03T04:05:06.789-01:00')?.low).toBe('2020-02-03T05:05:06.789Z');
+    expect(dateRange('not a date')).toBeUndefined();
+  });
+  it('gives number ranges by significant digits', () => {
+    expect(numberRange('100')).toEqual({ low: 99.5, high: 100.5 });
+    expect(numberRange('1.50')).toEqual({ low: 1.495, high: 1.505 });
+  });
+  it('removes accents and case', () => {
+    expect(normalizeString('ÉLODIE Ñuñez')).toBe('elodie nunez');
+  });
+});
+
+describe('parameters', () => {
+  it('come from the official definitions, per resource type', () => {
+    expect(getSearchParam('Encounter', 'patient')?.expression).toBe('Encounter.subject.where(resolve() is Patient)');
+    expect(getSearchParam('Condition', 'code')?.expression).toBe('Condition.code');
+    expect(getSearchParam('Patient', '_tag')?.type).toBe('token');
+    const names = searchParamsForCapabilityStatement('Patient').map((p) => p.name);
+    expect(names).toEqual(expect.arrayContaining(['_id', '_lastUpdated', 'name', 'family', 'birthdate', 'identifier']));
+    expect(names).not.toContain('_text');
+  });
+});
