@@ -104,7 +104,7 @@ export class PgliteDatabase implements Database {
 
   async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
     const r = await this.pglite.query<T>(sql, params);
-    return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+    return { rows: r.rows, rowCount: Math.max(r.rows.length, r.affectedRows ?? 0) };
   }
 
   async exec(sql: string): Promise<void> {
@@ -117,7 +117,7 @@ export class PgliteDatabase implements Database {
         const tx: Queryable = {
           query: async <R>(sql: string, params?: unknown[]) => {
             const r = await t.query<R>(sql, params);
-            return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+            return { rows: r.rows, rowCount: Math.max(r.rows.length, r.affectedRows ?? 0) };
           },
         };
         return fn(tx);

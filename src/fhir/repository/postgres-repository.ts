@@ -1,0 +1,443 @@
+import { randomUUID, createHash } from 'node:crypto';
+import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import fastJsonPatch, { type Operation } from 'fast-json-patch';
+import type { Database, Queryable } from '../../db/database.js';
+import { badRequest, conflict, gone, notFound, OperationOutcomeError, outcome, preconditionFailed } from '../outcomes.js';
+import type { ResourceIndexes } from '../search/types.js';
+import { contentHash, fhirInstant, withServerMeta } from './meta.js';
+import type {
+  FhirRepository,
+  HistoryOptions,
+  RepositoryContext,
+  ResourceChange,
+  SearchQuery,
+  UpdateOptions,
+  WriteResult,
+} from './repository.js';
+
+/** What the store needs from validation and search; injected so each part can be tested alone. */
+export interface RepositoryDependencies {
+  validate(resource: unknown): Resource;
+  extractIndexes(resource: Resource): ResourceIndexes;
+  writeIndexRows(tx: Queryable, resourceType: string, id: string, indexes: ResourceIndexes, opts: { isNew: boolean }): Promise<void>;
+  deleteIndexRows(tx: Queryable, resourceType: string, id: string): Promise<void>;
+  search(tx: Queryable, ctx: RepositoryContext, resourceType: string, query: SearchQuery, opts: { strict: boolean }): Promise<Bundle>;
+  /**
+   * Called inside the writing transaction after each change (the audit trail uses it), so the change and its
+   * record commit or roll back together.
+   */
+  onWrite?(tx: Queryable, ctx: RepositoryContext, change: ResourceChange): Promise<void>;
+}
+
+interface CurrentRow {
+  org_id: string;
+  version_id: number;
+  deleted: boolean;
+  content_hash: string;
+  resource_data: Resource;
+}
+
+const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
+const DEFAULT_HISTORY_COUNT = 50;
+const MAX_HISTORY_COUNT = 1000;
+/** Stored resources with this many versions before it are the history page limit for a single instance. */
+
+/**
+ * The FHIR store on PostgreSQL. Every write is one transaction: current row (with token/reference index
+ * columns), history row, index side tables. Concurrent writers of the same resource serialize on the current
+ * row (SELECT … FOR UPDATE), so no update is lost.
+ */
+export class PostgresFhirRepository implements FhirRepository {
+  constructor(
+    private readonly db: Database,
+    readonly context: RepositoryContext,
+    private readonly deps: RepositoryDependencies,
+    /** set when this repository is bound to an open transaction */
+    private readonly tx?: Queryable,
+  ) {}
+
+  withTransaction<T>(fn: (repo: FhirRepository) => Promise<T>): Promise<T> {
+    if (this.tx) return fn(this);
+    return this.db.transaction((tx) => fn(new PostgresFhirRepository(this.db, this.context, this.deps, tx)));
+  }
+
+  private get q(): Queryable {
+    return this.tx ?? this.db;
+  }
+
+  // ---------------------------------------------------------------------------------------------- create
+
+  async create<T extends Resource>(resource: T, opts: { ifNoneExist?: SearchQuery } = {}): Promise<WriteResult<T>> {
+    const valid = this.deps.validate(stripServerMeta({ ...resource, id: undefined })) as T;
+    if (opts.ifNoneExist) {
+      const criteria = opts.ifNoneExist;
+      return this.withTransaction(async (repo) => {
+        const self = repo as PostgresFhirRepository;
+        await self.lockCriteria(valid.resourceType, criteria);
+        const matches = await self.findIds(valid.resourceType, criteria);
+        if (matches.length > 1) {
+          throw preconditionFailed(`If-None-Exist matched ${matches.length} ${valid.resourceType} resources; it must match at most one`);
+        }
+        if (matches.length === 1) {
+          return { resource: (await self.read(valid.resourceType, matches[0])) as T, outcome: 'existing' as const };
+        }
+        return { resource: await self.insertNew(valid, randomUUID()), outcome: 'created' as const };
+      });
+    }
+    return { resource: await this.withTransaction((repo) => (repo as PostgresFhirRepository).insertNew(valid, randomUUID())), outcome: 'created' };
+  }
+
+  private async insertNew<T extends Resource>(valid: T, id: string, versionId = 1, createdAt?: string): Promise<T> {
+    const tx = this.requireTx();
+    const now = fhirInstant();
+    const stored = withServerMeta(valid, id, versionId, now);
+    const indexes = this.deps.extractIndexes(stored);
+    const hash = contentHash(stored);
+    const inserted = await tx.query(
+      `WITH cur AS (
+         INSERT INTO fhir_resources
+           (resource_type, id, org_id, version_id, last_updated, created_at, deleted, content_hash, resource_data, tokens, refs)
+         VALUES ($1, $2, $3, $4, $5, $6, false, $7, $8, $9, $10)
+         ON CONFLICT (resource_type, id) DO NOTHING
+         RETURNING resource_type, id, org_id, version_id, last_updated, resource_data)
+       INSERT INTO fhir_resource_history (resource_type, id, version_id, org_id, last_updated, deleted, resource_data)
+       SELECT resource_type, id, version_id, org_id, last_updated, false, resource_data FROM cur`,
+      [stored.resourceType, id, this.context.orgId, versionId, now, createdAt ?? now, hash, stored, indexes.tokens, indexes.refs],
+    );
+    if (inserted.rowCount === 0) throw conflict(`${stored.resourceType}/${id} already exists`);
+    await this.deps.writeIndexRows(tx, stored.resourceType, id, indexes, { isNew: true });
+    await this.deps.onWrite?.(tx, this.context, { interaction: 'create', resourceType: stored.resourceType, id, versionId });
+    return stored;
+  }
+
+  // ------------------------------------------------------------------------------------------------ read
+
+  async read<T extends Resource = Resource>(resourceType: string, id: string): Promise<T> {
+    const r = await this.q.query<{ deleted: boolean; resource_data: T }>(
+      'SELECT deleted, resource_data FROM fhir_resources WHERE resource_type = $1 AND id = $2 AND org_id = $3',
+      [resourceType, id, this.context.orgId],
+    );
+    const row = r.rows[0];
+    if (!row) throw notFound(`${resourceType}/${id} not found`);
+    if (row.deleted) throw gone(`${resourceType}/${id} was deleted`);
+    return row.resource_data;
+  }
+
+  async readIfExists<T extends Resource = Resource>(resourceType: string, id: string): Promise<T | undefined> {
+    const r = await this.q.query<{ resource_data: T }>(
+      'SELECT resource_data FROM fhir_resources WHERE resource_type = $1 AND id = $2 AND org_id = $3 AND NOT deleted',
+      [resourceType, id, this.context.orgId],
+    );
+    return r.rows[0]?.resource_data;
+  }
+
+  async vread<T extends Resource = Resource>(resourceType: string, id: string, versionId: string): Promise<T> {
+    if (!/^\d{1,9}$/.test(versionId)) throw notFound(`${resourceType}/${id}/_history/${versionId} not found`);
+    const r = await this.q.query<{ deleted: boolean; resource_data: T | null }>(
+      `SELECT deleted, resource_data FROM fhir_resource_history
+       WHERE resource_type = $1 AND id = $2 AND version_id = $3 AND org_id = $4`,
+      [resourceType, id, Number(versionId), this.context.orgId],
+    );
+    const row = r.rows[0];
+    if (!row) throw notFound(`${resourceType}/${id}/_history/${versionId} not found`);
+    if (row.deleted || !row.resource_data) throw gone(`${resourceType}/${id} version ${versionId} is a deletion`);
+    return row.resource_data;
+  }
+
+  // --------------------------------------------------------------------------------------------- history
+
+  async history(resourceType: string | undefined, id: string | undefined, opts: HistoryOptions = {}): Promise<Bundle> {
+    const count = clampCount(opts.count, DEFAULT_HISTORY_COUNT, MAX_HISTORY_COUNT);
+    const where: string[] = ['org_id = $1'];
+    const params: unknown[] = [this.context.orgId];
+    const add = (clause: string, value: unknown) => {
+      params.push(value);
+      where.push(clause.replace('?', `$${params.length}`));
+    };
+    if (resourceType) add('resource_type = ?', resourceType);
+    if (id) {
+      add('id = ?', id);
+      // Instance history must say 404 for a resource that never existed here (or is another org's).
+      const exists = await this.q.query(
+        'SELECT 1 FROM fhir_resources WHERE resource_type = $1 AND id = $2 AND org_id = $3',
+        [resourceType, id, this.context.orgId],
+      );
+      if (exists.rowCount === 0) throw notFound(`${resourceType}/${id} not found`);
+    }
+    if (opts.since) {
+      if (Number.isNaN(Date.parse(opts.since))) throw badRequest(`_since must be an instant, got '${opts.since}'`, '_since');
+      add('last_updated >= ?', opts.since);
+    }
+    const cursor = opts.cursor ? decodeHistoryCursor(opts.cursor) : undefined;
+    if (cursor) {
+      params.push(cursor.t, cursor.type, cursor.id, cursor.v);
+      const n = params.length;
+      where.push(`(last_updated, resource_type, id, version_id) < ($${n - 3}::timestamptz, $${n - 2}, $${n - 1}, $${n})`);
+    }
+    params.push(count + 1);
+    const rows = await this.q.query<{
+      resource_type: string;
+      id: string;
+      version_id: number;
+      last_updated: Date | string;
+      deleted: boolean;
+      resource_data: Resource | null;
+    }>(
+      `SELECT resource_type, id, version_id, last_updated, deleted, resource_data
+       FROM fhir_resource_history WHERE ${where.join(' AND ')}
+       ORDER BY last_updated DESC, resource_type DESC, id DESC, version_id DESC
+       LIMIT $${params.length}`,
+      params,
+    );
+    const page = rows.rows.slice(0, count);
+    const base = this.context.baseUrl;
+    const path = [resourceType, id].filter(Boolean).join('/');
+    const selfUrl = `${base}/${path ? `${path}/` : ''}_history`;
+    const entry: BundleEntry[] = page.map((row) => {
+      const lastModified = new Date(row.last_updated).toISOString();
+      const isFirst = row.version_id === 1;
+      return {
+        fullUrl: `${base}/${row.resource_type}/${row.id}`,
+        ...(row.deleted || !row.resource_data ? {} : { resource: row.resource_data }),
+        request: {
+          method: row.deleted ? 'DELETE' : isFirst ? 'POST' : 'PUT',
+          url: isFirst && !row.deleted ? row.resource_type : `${row.resource_type}/${row.id}`,
+        },
+        response: {
+          status: row.deleted ? '204' : isFirst ? '201' : '200',
+          etag: `W/"${row.version_id}"`,
+          lastModified,
+        },
+      };
+    });
+    const link: Bundle['link'] = [{ relation: 'self', url: selfUrl }];
+    const last = page[page.length - 1];
+    if (rows.rows.length > count && last) {
+      const next = encodeHistoryCursor({
+        t: new Date(last.last_updated).toISOString(),
+        type: last.resource_type,
+        id: last.id,
+        v: last.version_id,
+      });
+      const qs = new URLSearchParams({ _count: String(count), _cursor: next });
+      if (opts.since) qs.set('_since', opts.since);
+      link.push({ relation: 'next', url: `${selfUrl}?${qs}` });
+    }
+    return { resourceType: 'Bundle', type: 'history', link, entry };
+  }
+
+  // ---------------------------------------------------------------------------------------------- update
+
+  async update<T extends Resource>(resource: T, opts: UpdateOptions = {}): Promise<WriteResult<T>> {
+    if (!resource.id) throw badRequest('An update needs the resource id', `${resource.resourceType}.id`);
+    if (!ID_PATTERN.test(resource.id)) throw badRequest(`'${resource.id}' is not a valid FHIR id`, `${resource.resourceType}.id`);
+    const valid = this.deps.validate(stripServerMeta(resource)) as T;
+    return this.withTransaction((repo) => (repo as PostgresFhirRepository).updateInTx(valid, opts));
+  }
+
+  private async updateInTx<T extends Resource>(valid: T, opts: UpdateOptions): Promise<WriteResult<T>> {
+    const tx = this.requireTx();
+    const id = valid.id as string;
+    const current = await this.lockCurrent(valid.resourceType, id);
+    if (current && current.org_id !== this.context.orgId) {
+      // The id is taken in another organization; say nothing more about it.
+      throw conflict(`The id '${id}' cannot be used for a new ${valid.resourceType}`);
+    }
+    if (opts.ifMatch !== undefined) {
+      if (!current || current.deleted) throw preconditionFailed(`${valid.resourceType}/${id} does not exist; If-Match cannot match`);
+      if (String(current.version_id) !== opts.ifMatch) {
+        throw preconditionFailed(
+          `Version conflict: ${valid.resourceType}/${id} is at version ${current.version_id}, If-Match gave ${opts.ifMatch}`,
+        );
+      }
+    }
+    if (!current) return { resource: await this.insertNew(valid, id), outcome: 'created' };
+
+    const nextVersion = current.version_id + 1;
+    const now = fhirInstant();
+    const stored = withServerMeta(valid, id, nextVersion, now);
+    const hash = contentHash(stored);
+    if (!current.deleted && hash === current.content_hash) {
+      return { resource: current.resource_data as T, outcome: 'unchanged' };
+    }
+    const indexes = this.deps.extractIndexes(stored);
+    await tx.query(
+      `WITH cur AS (
+         UPDATE fhir_resources
+         SET version_id = $3, last_updated = $4, deleted = false, content_hash = $5, resource_data = $6, tokens = $7, refs = $8
+         WHERE resource_type = $1 AND id = $2
+         RETURNING resource_type, id, org_id, version_id, last_updated, resource_data)
+       INSERT INTO fhir_resource_history (resource_type, id, version_id, org_id, last_updated, deleted, resource_data)
+       SELECT resource_type, id, version_id, org_id, last_updated, false, resource_data FROM cur`,
+      [valid.resourceType, id, nextVersion, now, hash, stored, indexes.tokens, indexes.refs],
+    );
+    await this.deps.writeIndexRows(tx, valid.resourceType, id, indexes, { isNew: current.deleted });
+    await this.deps.onWrite?.(tx, this.context, {
+      interaction: current.deleted ? 'create' : 'update',
+      resourceType: valid.resourceType,
+      id,
+      versionId: nextVersion,
+    });
+    return { resource: stored, outcome: current.deleted ? 'created' : 'updated' };
+  }
+
+  async conditionalUpdate<T extends Resource>(resource: T, query: SearchQuery): Promise<WriteResult<T>> {
+    return this.withTransaction(async (repo) => {
+      const self = repo as PostgresFhirRepository;
+      await self.lockCriteria(resource.resourceType, query);
+      const matches = await self.findIds(resource.resourceType, query);
+      if (matches.length > 1) {
+        throw preconditionFailed(`The criteria matched ${matches.length} ${resource.resourceType} resources; a conditional update needs at most one`);
+      }
+      if (matches.length === 1) {
+        if (resource.id && resource.id !== matches[0]) {
+          throw badRequest(`The body's id '${resource.id}' is not the id of the matched resource`, `${resource.resourceType}.id`);
+        }
+        return self.update({ ...resource, id: matches[0] });
+      }
+      if (resource.id) return self.update(resource);
+      return self.create(resource);
+    });
+  }
+
+  // ----------------------------------------------------------------------------------------------- patch
+
+  async patch<T extends Resource = Resource>(
+    resourceType: string,
+    id: string,
+    patch: Operation[],
+    opts: UpdateOptions = {},
+  ): Promise<WriteResult<T>> {
+    if (!Array.isArray(patch) || patch.length === 0) throw badRequest('A JSON Patch body must be a non-empty array of operations');
+    return this.withTransaction(async (repo) => {
+      const self = repo as PostgresFhirRepository;
+      const current = await self.lockCurrent(resourceType, id);
+      if (!current || current.org_id !== this.context.orgId) throw notFound(`${resourceType}/${id} not found`);
+      if (current.deleted) throw gone(`${resourceType}/${id} was deleted`);
+      const patched = applyJsonPatch(current.resource_data, patch);
+      if (patched.resourceType !== resourceType || patched.id !== id) {
+        throw badRequest('A patch may not change resourceType or id');
+      }
+      const valid = this.deps.validate(stripServerMeta(patched)) as T;
+      return self.updateInTx(valid, opts);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------- delete
+
+  async delete(resourceType: string, id: string): Promise<void> {
+    await this.withTransaction(async (repo) => {
+      const self = repo as PostgresFhirRepository;
+      const tx = self.requireTx();
+      const current = await self.lockCurrent(resourceType, id);
+      if (!current || current.org_id !== this.context.orgId) throw notFound(`${resourceType}/${id} not found`);
+      if (current.deleted) return; // deleting twice is not an error and writes nothing
+      const now = fhirInstant();
+      await tx.query(
+        `WITH cur AS (
+           UPDATE fhir_resources SET version_id = version_id + 1, last_updated = $3, deleted = true, tokens = '{}', refs = '{}'
+           WHERE resource_type = $1 AND id = $2
+           RETURNING resource_type, id, org_id, version_id, last_updated)
+         INSERT INTO fhir_resource_history (resource_type, id, version_id, org_id, last_updated, deleted, resource_data)
+         SELECT resource_type, id, version_id, org_id, last_updated, true, NULL FROM cur`,
+        [resourceType, id, now],
+      );
+      await self.deps.deleteIndexRows(tx, resourceType, id);
+      await self.deps.onWrite?.(tx, this.context, { interaction: 'delete', resourceType, id, versionId: current.version_id + 1 });
+    });
+  }
+
+  async conditionalDelete(resourceType: string, query: SearchQuery): Promise<void> {
+    await this.withTransaction(async (repo) => {
+      const self = repo as PostgresFhirRepository;
+      const matches = await self.findIds(resourceType, query);
+      if (matches.length > 1) {
+        throw preconditionFailed(`The criteria matched ${matches.length} ${resourceType} resources; a conditional delete deletes at most one`);
+      }
+      if (matches.length === 1) await self.delete(resourceType, matches[0]);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------- search
+
+  search<T extends Resource = Resource>(resourceType: string, query: SearchQuery, opts: { strict?: boolean } = {}): Promise<Bundle<T>> {
+    return this.deps.search(this.q, this.context, resourceType, query, { strict: opts.strict ?? false }) as Promise<Bundle<T>>;
+  }
+
+  // ------------------------------------------------------------------------------------------- internals
+
+  private requireTx(): Queryable {
+    if (!this.tx) throw new Error('write outside a transaction');
+    return this.tx;
+  }
+
+  private async lockCurrent(resourceType: string, id: string): Promise<CurrentRow | undefined> {
+    const r = await this.requireTx().query<CurrentRow>(
+      `SELECT org_id, version_id, deleted, content_hash, resource_data FROM fhir_resources
+       WHERE resource_type = $1 AND id = $2 FOR UPDATE`,
+      [resourceType, id],
+    );
+    return r.rows[0];
+  }
+
+  /**
+   * Conditional create/update must not create twice when two requests with the same criteria race: they
+   * serialize on a transaction-scoped advisory lock named after the org, type and criteria.
+   */
+  private async lockCriteria(resourceType: string, query: SearchQuery): Promise<void> {
+    const key = createHash('sha256')
+      .update(`${this.context.orgId}\u0000${resourceType}\u0000${JSON.stringify(Object.entries(query).sort())}`)
+      .digest();
+    await this.requireTx().query('SELECT pg_advisory_xact_lock($1)', [key.readBigInt64BE(0).toString()]);
+  }
+
+  private async findIds(resourceType: string, query: SearchQuery): Promise<string[]> {
+    if (Object.keys(query).length === 0) throw badRequest('Conditional operations need search criteria');
+    const bundle = await this.deps.search(this.q, this.context, resourceType, { ...query, _count: '2', _elements: 'id' }, { strict: true });
+    return (bundle.entry ?? []).filter((e) => e.search?.mode !== 'outcome' && e.resource).map((e) => e.resource!.id as string);
+  }
+}
+
+function stripServerMeta<T extends Resource>(resource: T): T {
+  if (!resource.meta) return resource;
+  const { versionId: _v, lastUpdated: _l, ...meta } = resource.meta;
+  const copy = { ...resource };
+  if (Object.keys(meta).length > 0) copy.meta = meta;
+  else delete copy.meta;
+  return copy;
+}
+
+function applyJsonPatch(resource: Resource, patch: Operation[]): Resource {
+  const error = fastJsonPatch.validate(patch, resource);
+  if (error) {
+    const status = error.name === 'TEST_OPERATION_FAILED' ? 422 : 400;
+    throw new OperationOutcomeError(status, outcome('error', status === 422 ? 'processing' : 'invalid', `JSON Patch: ${error.message.split('\n')[0]}`));
+  }
+  return fastJsonPatch.applyPatch(structuredClone(resource), patch, false, false).newDocument;
+}
+
+function clampCount(count: number | undefined, fallback: number, max: number): number {
+  if (count === undefined || Number.isNaN(count)) return fallback;
+  return Math.max(1, Math.min(max, Math.floor(count)));
+}
+
+interface HistoryCursor {
+  t: string;
+  type: string;
+  id: string;
+  v: number;
+}
+
+function encodeHistoryCursor(c: HistoryCursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+function decodeHistoryCursor(s: string): HistoryCursor {
+  try {
+    const c = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as HistoryCursor;
+    if (typeof c.t === 'string' && typeof c.type === 'string' && typeof c.id === 'string' && Number.isInteger(c.v)) return c;
+  } catch {
+    // fall through
+  }
+  throw badRequest('_cursor is not a valid paging cursor', '_cursor');
+}

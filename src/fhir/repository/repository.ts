@@ -1,0 +1,64 @@
+import type { Principal } from '../../auth/principal.js';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { Operation } from 'fast-json-patch';
+
+/** What every storage call knows about who is asking. The org is never taken from a request body. */
+export interface RepositoryContext {
+  orgId: string;
+  /** Base of the FHIR endpoint as the caller sees it, e.g. http://localhost:8080/fhir (for Bundle links). */
+  baseUrl: string;
+  /** Who is writing, for the audit trail; absent for the system's own writes. */
+  principal?: Principal;
+}
+
+/** A committed change, as the write hook sees it (inside the writing transaction). */
+export interface ResourceChange {
+  interaction: 'create' | 'update' | 'delete';
+  resourceType: string;
+  id: string;
+  versionId: number;
+}
+
+export type WriteOutcome = 'created' | 'updated' | 'unchanged' | 'existing';
+
+export interface WriteResult<T extends Resource = Resource> {
+  resource: T;
+  outcome: WriteOutcome;
+}
+
+export interface UpdateOptions {
+  /** The versionId the caller last saw (from If-Match); 412 when it is not the current one. */
+  ifMatch?: string;
+}
+
+export interface HistoryOptions {
+  count?: number;
+  since?: string;
+  /** opaque keyset cursor from a previous page's next link */
+  cursor?: string;
+}
+
+export type SearchQuery = Record<string, string | string[]>;
+
+/**
+ * The storage contract of the FHIR server. It knows nothing about HTTP; every error it throws is an
+ * OperationOutcomeError. Domain workflows (meetings, scheduling) use the same contract.
+ */
+export interface FhirRepository {
+  readonly context: RepositoryContext;
+  create<T extends Resource>(resource: T, opts?: { ifNoneExist?: SearchQuery }): Promise<WriteResult<T>>;
+  read<T extends Resource = Resource>(resourceType: string, id: string): Promise<T>;
+  /** Like read, but undefined where read would answer 404 or 410. */
+  readIfExists<T extends Resource = Resource>(resourceType: string, id: string): Promise<T | undefined>;
+  vread<T extends Resource = Resource>(resourceType: string, id: string, versionId: string): Promise<T>;
+  history(resourceType: string | undefined, id: string | undefined, opts?: HistoryOptions): Promise<Bundle>;
+  /** Update, or create with the caller's id when it does not exist (update-as-create). */
+  update<T extends Resource>(resource: T, opts?: UpdateOptions): Promise<WriteResult<T>>;
+  conditionalUpdate<T extends Resource>(resource: T, query: SearchQuery): Promise<WriteResult<T>>;
+  patch<T extends Resource = Resource>(resourceType: string, id: string, patch: Operation[], opts?: UpdateOptions): Promise<WriteResult<T>>;
+  delete(resourceType: string, id: string): Promise<void>;
+  conditionalDelete(resourceType: string, query: SearchQuery): Promise<void>;
+  search<T extends Resource = Resource>(resourceType: string, query: SearchQuery, opts?: { strict?: boolean }): Promise<Bundle<T>>;
+  /** Runs fn in ONE database transaction; the repository passed to fn writes inside it. Nested calls join it. */
+  withTransaction<T>(fn: (repo: FhirRepository) => Promise<T>): Promise<T>;
+}

@@ -1,0 +1,22 @@
+import type { CapabilityStatementRestResourceSearchParam, Resource } from '@medplum/fhirtypes';
+import type { Database } from '../db/database.js';
+import { PostgresFhirRepository, type RepositoryDependencies } from './repository/postgres-repository.js';
+import type { FhirRepository, RepositoryContext, SearchQuery } from './repository/repository.js';
+
+/** The FHIR store as the rest of the product sees it: a repository per caller, plus what search supports. */
+export interface FhirStore {
+  repository(ctx: RepositoryContext): FhirRepository;
+  searchParams(resourceType: string): CapabilityStatementRestResourceSearchParam[];
+  searchCompartment?(repo: FhirRepository, compartmentType: string, id: string, resourceType: string, query: SearchQuery): Promise<Resource>;
+}
+
+export function createFhirStore(
+  db: Database,
+  deps: RepositoryDependencies,
+  extras: Pick<FhirStore, 'searchParams' | 'searchCompartment'>,
+): FhirStore {
+  return {
+    repository: (ctx) => new PostgresFhirRepository(db, ctx, deps),
+    ...extras,
+  };
+}

@@ -1,0 +1,70 @@
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import formbody from '@fastify/formbody';
+import type { Config } from '../config.js';
+import type { Database } from '../db/database.js';
+import { buildCapabilityStatement } from '../fhir/rest/capability.js';
+import type { OperationHandler, RouterOptions } from '../fhir/rest/router.js';
+import { allowAll, type AccessPolicy } from '../fhir/rest/types.js';
+import type { FhirStore } from '../fhir/store.js';
+import { DEFAULT_ORG_ID } from '../tenancy.js';
+import { registerErrorHandling } from './errors.js';
+import { registerFhirContentTypes } from './fhir-content.js';
+import { fhirRoutes } from './routes/fhir.js';
+
+export interface AppDeps {
+  config: Config;
+  db: Database;
+  store: FhirStore;
+  logger?: FastifyServerOptions['logger'];
+  /** Identifies the caller of an API request; until authentication is configured, everyone is the default org. */
+  identify?(request: FastifyRequest): Promise<{ orgId: string; access: AccessPolicy }>;
+}
+
+const VERSION = '0.1.0';
+
+/** Builds the HTTP server. Nothing here knows SQL or FHIR semantics: it wires modules to routes. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config, db, store } = deps;
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: config.maxBodyBytes,
+    // Clinics run behind TLS terminators; the client address matters for rate limits.
+    trustProxy: true,
+    routerOptions: { maxParamLength: 500 },
+  });
+  registerErrorHandling(app);
+  registerFhirContentTypes(app);
+  await app.register(formbody);
+
+  app.get('/healthz', async (_req, reply) => {
+    await db.query('SELECT 1');
+    return reply.send({ status: 'ok' });
+  });
+
+  const baseUrl = `${config.publicBaseUrl}/fhir`;
+  const operations = new Map<string, OperationHandler>();
+  const operationDefinitions: { key: string; definition: string }[] = [];
+  let capability: ReturnType<typeof buildCapabilityStatement> | undefined;
+  const router: RouterOptions = {
+    operations,
+    capabilityStatement: () =>
+      (capability ??= buildCapabilityStatement({
+        baseUrl,
+        softwareVersion: VERSION,
+        searchParams: (type) => store.searchParams(type),
+        operations: operationDefinitions,
+        batch: router.processBundle !== undefined,
+      })),
+    searchCompartment: store.searchCompartment
+      ? (ctx, compartmentType, id, resourceType, query) => store.searchCompartment!(ctx.repo, compartmentType, id, resourceType, query)
+      : undefined,
+  };
+
+  await app.register(fhirRoutes, {
+    baseUrl,
+    repository: (ctx) => store.repository(ctx),
+    router,
+    identify: deps.identify ?? (async () => ({ orgId: DEFAULT_ORG_ID, access: allowAll })),
+  });
+  return app;
+}

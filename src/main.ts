@@ -1,0 +1,34 @@
+import { join } from 'node:path';
+import { loadConfig } from './config.js';
+import { openDatabase } from './db/database.js';
+import { migrate } from './db/migrate.js';
+import { createDefaultFhirStore } from './fhir/default-store.js';
+import { buildApp } from './http/app.js';
+
+/** Starts the product: configuration, database (embedded when no DATABASE_URL), migrations, HTTP server. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: join(config.dataDir, 'pglite') });
+  await migrate(db);
+  const app = await buildApp({ config, db, store: createDefaultFhirStore(db), logger: { level: config.logLevel } });
+
+  const shutdown = async (signal: string) => {
+    app.log.info({ signal }, 'shutting down');
+    await app.close();
+    await db.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+
+  await app.listen({ port: config.port, host: config.host });
+  app.log.info(
+    `Telehealth FHIR server ready: ${config.publicBaseUrl} (FHIR at ${config.publicBaseUrl}/fhir, database: ${db.kind === 'pglite' ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL'})`,
+  );
+}
+
+main().catch((err) => {
+  // eslint-disable-next-line no-console
+  console.error(err);
+  process.exit(1);
+});
