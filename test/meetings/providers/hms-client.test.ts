@@ -78,6 +78,20 @@ describe('100ms client: requests', () => {
     expect(fake.requests[1].headers.authorization).toBe(fake.requests[0].headers.authorization);
   });
 
+  it('mints a new management token shortly before the cached one expires', async () => {
+    // Starts in the past so that every token is valid by the fake's real clock too.
+    let clock = Date.now() - 550_000;
+    const video = provider({ now: () => clock, managementTokenTtlSeconds: 600 });
+    await video.createRoom({ name: 'appt-t1', meetingId: 'm-t' });
+    clock += 500_000;
+    await video.createRoom({ name: 'appt-t1', meetingId: 'm-t' });
+    clock += 50_000;
+    await video.createRoom({ name: 'appt-t1', meetingId: 'm-t' });
+    const auth = fake.requests.map((r) => r.headers.authorization);
+    expect(auth[1]).toBe(auth[0]);
+    expect(auth[2]).not.toBe(auth[1]);
+  });
+
   it('gives every provider object its own management token', async () => {
     await provider().createRoom({ name: 'appt-a', meetingId: 'm-a' });
     await provider().createRoom({ name: 'appt-b', meetingId: 'm-b' });
