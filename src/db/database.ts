@@ -61,6 +61,10 @@ export class PostgresDatabase implements Database {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     return withRetries(async () => {
       const client = await this.pool.connect();
+      // A connection that dies mid-transaction reports through this event as well as the failed query.
+      const onError = () => undefined;
+      client.on('error', onError);
+      let broken: Error | undefined;
       try {
         await client.query('BEGIN');
         const tx: Queryable = {
@@ -73,10 +77,14 @@ export class PostgresDatabase implements Database {
         await client.query('COMMIT');
         return result;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        await client.query('ROLLBACK').catch((rollbackError: Error) => {
+          broken = rollbackError;
+        });
         throw err;
       } finally {
-        client.release();
+        client.off('error', onError);
+        // A client whose rollback failed is not reused.
+        client.release(broken);
       }
     });
   }
