@@ -20,7 +20,40 @@ const schema = z.object({
     .enum(['true', 'false'])
     .default('true')
     .transform((v) => v === 'true'),
+  /** A meeting nobody has been in for this long (after the provider reports the session closed) is ended. */
+  MEETING_IDLE_END_SECONDS: z.coerce.number().int().min(0).default(600),
+  /** A meeting still open this long after its scheduled end is ended. */
+  MEETING_OVERRUN_END_SECONDS: z.coerce.number().int().min(0).default(3600),
+  /** How often the meeting scheduler looks for idle or overrun meetings and due provider retries. */
+  MEETING_SCHEDULER_INTERVAL_SECONDS: z.coerce.number().positive().default(30),
+  /** Signs join tokens of the built-in peer-to-peer provider; random per process when unset (single server). */
+  P2P_SIGNING_KEY: z.string().min(32).optional(),
+  P2P_SIGNALING_URL: z.string().url().optional(),
+  /** 100ms for a single-organization install; organizations can also configure their own. */
+  HMS_ACCESS_KEY: z.string().min(1).optional(),
+  HMS_APP_SECRET: z.string().min(1).optional(),
+  HMS_TEMPLATE_ID: z.string().min(1).optional(),
+  HMS_WEBHOOK_SECRET: z.string().min(1).optional(),
+  HMS_API_BASE_URL: z.string().url().optional(),
 });
+
+/** 100ms credentials from the environment (all four must be set to use them). */
+export interface HmsEnvConfig {
+  accessKey: string;
+  appSecret: string;
+  templateId: string;
+  webhookSecret: string;
+  apiBaseUrl?: string;
+}
+
+export interface MeetingsConfig {
+  idleEndSeconds: number;
+  overrunEndSeconds: number;
+  schedulerIntervalSeconds: number;
+  p2pSigningKey?: string;
+  p2pSignalingUrl?: string;
+  hms?: HmsEnvConfig;
+}
 
 export interface Config {
   port: number;
@@ -31,6 +64,7 @@ export interface Config {
   logLevel: string;
   maxBodyBytes: number;
   demoData: boolean;
+  meetings: MeetingsConfig;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -49,5 +83,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     maxBodyBytes: e.MAX_BODY_BYTES,
     demoData: e.DEMO_DATA,
+    meetings: {
+      idleEndSeconds: e.MEETING_IDLE_END_SECONDS,
+      overrunEndSeconds: e.MEETING_OVERRUN_END_SECONDS,
+      schedulerIntervalSeconds: e.MEETING_SCHEDULER_INTERVAL_SECONDS,
+      p2pSigningKey: e.P2P_SIGNING_KEY,
+      p2pSignalingUrl: e.P2P_SIGNALING_URL,
+      hms:
+        e.HMS_ACCESS_KEY && e.HMS_APP_SECRET && e.HMS_TEMPLATE_ID && e.HMS_WEBHOOK_SECRET
+          ? {
+              accessKey: e.HMS_ACCESS_KEY,
+              appSecret: e.HMS_APP_SECRET,
+              templateId: e.HMS_TEMPLATE_ID,
+              webhookSecret: e.HMS_WEBHOOK_SECRET,
+              apiBaseUrl: e.HMS_API_BASE_URL,
+            }
+          : undefined,
+    },
   };
 }
