@@ -1,4 +1,5 @@
 import * as fhirStore from './001-fhir-store.js';
+import * as meetings from './004-meetings.js';
 
 export interface Migration {
   version: number;
@@ -7,4 +8,7 @@ export interface Migration {
 }
 
 /** In order. A migration, once released, is never edited: add a new one. */
-export const migrations: Migration[] = [{ version: 1, name: 'fhir-store', sql: fhirStore.sql }];
+export const migrations: Migration[] = [
+  { version: 1, name: 'fhir-store', sql: fhirStore.sql },
+  { version: 4, name: 'meetings', sql: meetings.sql },
+];
