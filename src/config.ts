@@ -4,6 +4,14 @@ import { z } from 'zod';
  * All configuration is read from the environment once, at start, validated here and passed down as a typed
  * object. Nothing else in the code reads process.env.
  */
+const iceUrl = z.string().regex(/^(stun|stuns|turn|turns):/, 'must start with stun:, stuns:, turn: or turns:');
+const iceServerSchema = z
+  .object({ urls: z.union([iceUrl, z.array(iceUrl).min(1)]), username: z.string().optional(), credential: z.string().optional() })
+  // A TURN relay without credentials would be open to anyone; browsers refuse such an entry anyway.
+  .refine((s) => ![s.urls].flat().some((u) => u.startsWith('turn')) || (s.username !== undefined && s.credential !== undefined), {
+    message: 'TURN servers need username and credential',
+  });
+
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default('0.0.0.0'),
@@ -29,6 +37,26 @@ const schema = z.object({
   /** Signs join tokens of the built-in peer-to-peer provider; random per process when unset (single server). */
   P2P_SIGNING_KEY: z.string().min(32).optional(),
   P2P_SIGNALING_URL: z.string().url().optional(),
+  /** STUN/TURN servers handed to browsers of the peer-to-peer provider: a JSON array of RTCIceServer. */
+  ICE_SERVERS: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === '') return [];
+      let json: unknown;
+      try {
+        json = JSON.parse(raw);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON array of RTCIceServer' });
+        return z.NEVER;
+      }
+      const servers = z.array(iceServerSchema).safeParse(json);
+      if (!servers.success) {
+        for (const issue of servers.error.issues) ctx.addIssue({ code: 'custom', message: `${issue.path.join('.')}: ${issue.message}` });
+        return z.NEVER;
+      }
+      return servers.data;
+    }),
   /** 100ms for a single-organization install; organizations can also configure their own. */
   HMS_ACCESS_KEY: z.string().min(1).optional(),
   HMS_APP_SECRET: z.string().min(1).optional(),
@@ -46,12 +74,21 @@ export interface HmsEnvConfig {
   apiBaseUrl?: string;
 }
 
+/** An RTCIceServer as browsers take it. */
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
 export interface MeetingsConfig {
   idleEndSeconds: number;
   overrunEndSeconds: number;
   schedulerIntervalSeconds: number;
   p2pSigningKey?: string;
   p2pSignalingUrl?: string;
+  /** Empty when unset: on one machine or one LAN, host candidates are enough. */
+  iceServers: IceServer[];
   hms?: HmsEnvConfig;
 }
 
@@ -89,6 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       schedulerIntervalSeconds: e.MEETING_SCHEDULER_INTERVAL_SECONDS,
       p2pSigningKey: e.P2P_SIGNING_KEY,
       p2pSignalingUrl: e.P2P_SIGNALING_URL,
+      iceServers: e.ICE_SERVERS,
       hms:
         e.HMS_ACCESS_KEY && e.HMS_APP_SECRET && e.HMS_TEMPLATE_ID && e.HMS_WEBHOOK_SECRET
           ? {
