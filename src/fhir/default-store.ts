@@ -1,6 +1,12 @@
 import type { Database } from '../db/database.js';
-import { notSupported } from './outcomes.js';
-import { extractIndexes } from './search/extract.js';
+import {
+  deleteIndexRows,
+  extractIndexes,
+  searchCompartment,
+  searchParamsForCapabilityStatement,
+  searchResources,
+  writeIndexRows,
+} from './search/index.js';
 import { createFhirStore, type FhirStore } from './store.js';
 import { loadValidationDefinitions, validateResource } from './validation/validate.js';
 
@@ -12,12 +18,11 @@ export function createDefaultFhirStore(db: Database): FhirStore {
     {
       validate: validateResource,
       extractIndexes,
-      writeIndexRows: async () => undefined,
-      deleteIndexRows: async () => undefined,
-      search: async () => {
-        throw notSupported('search is not available yet');
-      },
+      writeIndexRows,
+      deleteIndexRows,
+      search: (tx, ctx, resourceType, query, opts) => searchResources(tx, ctx, resourceType, query, opts),
+      searchCompartment: (tx, ctx, args) => searchCompartment(tx, ctx, args),
     },
-    { searchParams: () => [] },
+    { searchParams: searchParamsForCapabilityStatement },
   );
 }

@@ -1,7 +1,7 @@
-import type { CapabilityStatementRestResourceSearchParam, Resource } from '@medplum/fhirtypes';
+import type { CapabilityStatementRestResourceSearchParam } from '@medplum/fhirtypes';
 import type { Database, Queryable } from '../db/database.js';
 import { PostgresFhirRepository, type RepositoryDependencies } from './repository/postgres-repository.js';
-import type { FhirRepository, RepositoryContext, SearchQuery } from './repository/repository.js';
+import type { FhirRepository, RepositoryContext } from './repository/repository.js';
 
 /** The FHIR store as the rest of the product sees it: a repository per caller, plus what search supports. */
 export interface FhirStore {
@@ -13,13 +13,12 @@ export interface FhirStore {
    */
   repositoryInTransaction(tx: Queryable, ctx: RepositoryContext): FhirRepository;
   searchParams(resourceType: string): CapabilityStatementRestResourceSearchParam[];
-  searchCompartment?(repo: FhirRepository, compartmentType: string, id: string, resourceType: string, query: SearchQuery): Promise<Resource>;
 }
 
 export function createFhirStore(
   db: Database,
   deps: RepositoryDependencies,
-  extras: Pick<FhirStore, 'searchParams' | 'searchCompartment'>,
+  extras: Pick<FhirStore, 'searchParams'>,
 ): FhirStore {
   return {
     repository: (ctx) => new PostgresFhirRepository(db, ctx, deps),

@@ -3,7 +3,8 @@ import formbody from '@fastify/formbody';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import { buildCapabilityStatement } from '../fhir/rest/capability.js';
-import type { OperationHandler, RouterOptions } from '../fhir/rest/router.js';
+import { processBundle } from '../fhir/rest/bundle.js';
+import { routeFhirRequest, type OperationHandler, type RouterOptions } from '../fhir/rest/router.js';
 import { allowAll, type AccessPolicy } from '../fhir/rest/types.js';
 import type { FhirStore } from '../fhir/store.js';
 import { DEFAULT_ORG_ID } from '../tenancy.js';
@@ -55,9 +56,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         operations: operationDefinitions,
         batch: router.processBundle !== undefined,
       })),
-    searchCompartment: store.searchCompartment
-      ? (ctx, compartmentType, id, resourceType, query) => store.searchCompartment!(ctx.repo, compartmentType, id, resourceType, query)
-      : undefined,
+    processBundle: (req, ctx) => processBundle(req, ctx, (entryReq, entryCtx) => routeFhirRequest(entryReq, entryCtx, router)),
   };
 
   await app.register(fhirRoutes, {

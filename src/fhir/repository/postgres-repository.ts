@@ -6,6 +6,7 @@ import { badRequest, conflict, gone, notFound, OperationOutcomeError, outcome, p
 import type { ResourceIndexes } from '../search/types.js';
 import { contentHash, fhirInstant, withServerMeta } from './meta.js';
 import type {
+  CreateOptions,
   FhirRepository,
   HistoryOptions,
   RepositoryContext,
@@ -22,6 +23,11 @@ export interface RepositoryDependencies {
   writeIndexRows(tx: Queryable, resourceType: string, id: string, indexes: ResourceIndexes, opts: { isNew: boolean }): Promise<void>;
   deleteIndexRows(tx: Queryable, resourceType: string, id: string): Promise<void>;
   search(tx: Queryable, ctx: RepositoryContext, resourceType: string, query: SearchQuery, opts: { strict: boolean }): Promise<Bundle>;
+  searchCompartment(
+    tx: Queryable,
+    ctx: RepositoryContext,
+    args: { compartmentType: string; compartmentId: string; resourceType: string; query: SearchQuery; strict: boolean },
+  ): Promise<Bundle>;
   /**
    * Called inside the writing transaction after each change (the audit trail uses it), so the change and its
    * record commit or roll back together.
@@ -67,7 +73,8 @@ export class PostgresFhirRepository implements FhirRepository {
 
   // ---------------------------------------------------------------------------------------------- create
 
-  async create<T extends Resource>(resource: T, opts: { ifNoneExist?: SearchQuery } = {}): Promise<WriteResult<T>> {
+  async create<T extends Resource>(resource: T, opts: CreateOptions = {}): Promise<WriteResult<T>> {
+    const newId = opts.assignedId ?? randomUUID();
     const valid = this.deps.validate(stripServerMeta({ ...resource, id: undefined })) as T;
     if (opts.ifNoneExist) {
       const criteria = opts.ifNoneExist;
@@ -81,10 +88,10 @@ export class PostgresFhirRepository implements FhirRepository {
         if (matches.length === 1) {
           return { resource: (await self.read(valid.resourceType, matches[0])) as T, outcome: 'existing' as const };
         }
-        return { resource: await self.insertNew(valid, randomUUID()), outcome: 'created' as const };
+        return { resource: await self.insertNew(valid, newId), outcome: 'created' as const };
       });
     }
-    return { resource: await this.withTransaction((repo) => (repo as PostgresFhirRepository).insertNew(valid, randomUUID())), outcome: 'created' };
+    return { resource: await this.withTransaction((repo) => (repo as PostgresFhirRepository).insertNew(valid, newId)), outcome: 'created' };
   }
 
   private async insertNew<T extends Resource>(valid: T, id: string, versionId = 1, createdAt?: string): Promise<T> {
@@ -362,6 +369,10 @@ export class PostgresFhirRepository implements FhirRepository {
 
   search<T extends Resource = Resource>(resourceType: string, query: SearchQuery, opts: { strict?: boolean } = {}): Promise<Bundle<T>> {
     return this.deps.search(this.q, this.context, resourceType, query, { strict: opts.strict ?? false }) as Promise<Bundle<T>>;
+  }
+
+  searchCompartment(compartmentType: string, compartmentId: string, resourceType: string, query: SearchQuery, opts: { strict?: boolean } = {}): Promise<Bundle> {
+    return this.deps.searchCompartment(this.q, this.context, { compartmentType, compartmentId, resourceType, query, strict: opts.strict ?? false });
   }
 
   // ------------------------------------------------------------------------------------------- internals

@@ -26,6 +26,16 @@ export interface WriteResult<T extends Resource = Resource> {
   outcome: WriteOutcome;
 }
 
+export interface CreateOptions {
+  /** Create only when nothing matches these criteria (If-None-Exist); one match is returned as 'existing'. */
+  ifNoneExist?: SearchQuery;
+  /**
+   * The id the server chose beforehand (transaction Bundles resolve urn:uuid references to it before
+   * writing). Never taken from a client's resource.id.
+   */
+  assignedId?: string;
+}
+
 export interface UpdateOptions {
   /** The versionId the caller last saw (from If-Match); 412 when it is not the current one. */
   ifMatch?: string;
@@ -46,7 +56,7 @@ export type SearchQuery = Record<string, string | string[]>;
  */
 export interface FhirRepository {
   readonly context: RepositoryContext;
-  create<T extends Resource>(resource: T, opts?: { ifNoneExist?: SearchQuery }): Promise<WriteResult<T>>;
+  create<T extends Resource>(resource: T, opts?: CreateOptions): Promise<WriteResult<T>>;
   read<T extends Resource = Resource>(resourceType: string, id: string): Promise<T>;
   /** Like read, but undefined where read would answer 404 or 410. */
   readIfExists<T extends Resource = Resource>(resourceType: string, id: string): Promise<T | undefined>;
@@ -59,6 +69,8 @@ export interface FhirRepository {
   delete(resourceType: string, id: string): Promise<void>;
   conditionalDelete(resourceType: string, query: SearchQuery): Promise<void>;
   search<T extends Resource = Resource>(resourceType: string, query: SearchQuery, opts?: { strict?: boolean }): Promise<Bundle<T>>;
+  /** Search within a compartment, e.g. Patient/123/Encounter. */
+  searchCompartment(compartmentType: string, compartmentId: string, resourceType: string, query: SearchQuery, opts?: { strict?: boolean }): Promise<Bundle>;
   /** Runs fn in ONE database transaction; the repository passed to fn writes inside it. Nested calls join it. */
   withTransaction<T>(fn: (repo: FhirRepository) => Promise<T>): Promise<T>;
 }

@@ -16,8 +16,6 @@ export interface RouterOptions {
   capabilityStatement: () => Resource;
   /** Bundle (batch/transaction) processing; it calls back into routeFhirRequest for each entry. */
   processBundle?: (req: FhirRequest, ctx: FhirContext) => Promise<FhirResponse>;
-  /** Compartment search, e.g. Patient/123/Encounter. */
-  searchCompartment?: (ctx: FhirContext, compartmentType: string, id: string, resourceType: string, query: SearchQuery) => Promise<Resource>;
 }
 
 const COMPARTMENT_OWNERS = new Set(['Patient', 'Practitioner', 'RelatedPerson', 'Encounter', 'Device']);
@@ -95,9 +93,12 @@ export async function routeFhirRequest(req: FhirRequest, ctx: FhirContext, opts:
       return { status: 200, body: await ctx.repo.history(type, second, historyOptions(req)) };
     }
     if (third.startsWith('$')) return operation(req, ctx, opts, third, { resourceType: type, id: second });
-    if (COMPARTMENT_OWNERS.has(type) && isR4ResourceType(third) && opts.searchCompartment) {
+    if (COMPARTMENT_OWNERS.has(type) && isR4ResourceType(third)) {
       ctx.access.assertInteraction('search', third);
-      return { status: 200, body: await opts.searchCompartment(ctx, type, second, third, req.query) };
+      const restriction = ctx.access.searchCriteria(third);
+      const query = restriction ? { ...req.query, ...restriction } : req.query;
+      const strict = preferHeader(req, 'handling') === 'strict';
+      return { status: 200, body: await ctx.repo.searchCompartment(type, second, third, withoutControlParams(query), { strict }) };
     }
   }
   if (parts.length === 3 && third.startsWith('$') && method === 'POST') {

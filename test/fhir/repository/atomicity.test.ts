@@ -21,6 +21,9 @@ function deps(onWrite?: RepositoryDependencies['onWrite']): RepositoryDependenci
     search: async () => {
       throw new Error('not used');
     },
+    searchCompartment: async () => {
+      throw new Error('not used');
+    },
     onWrite,
   };
 }
