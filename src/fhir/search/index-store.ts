@@ -1,0 +1,71 @@
+import type { Queryable } from '../../db/database.js';
+import type { ResourceIndexes } from './types.js';
+
+/*
+ * The side-table rows of one resource are written in a single statement: data-modifying CTEs, one per table
+ * that has rows, each inserting from unnest() of parallel arrays. All parts of one statement see the same
+ * snapshot, so the DELETEs of an update never see the rows the INSERTs add. A new resource has nothing to
+ * delete, and a table without rows gets no CTE at all — a create with no string/date/number values sends no
+ * statement.
+ */
+
+/** Replaces the string, date and number search rows of a resource (tokens and refs live on its row). */
+export async function writeIndexRows(
+  tx: Queryable,
+  resourceType: string,
+  id: string,
+  indexes: ResourceIndexes,
+  opts: { isNew: boolean },
+): Promise<void> {
+  const params: unknown[] = [resourceType, id];
+  const p = (value: unknown): string => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const parts: string[] = [];
+  if (!opts.isNew) {
+    for (const table of ['fhir_search_string', 'fhir_search_date', 'fhir_search_number']) {
+      parts.push(`DELETE FROM ${table} WHERE resource_type = $1 AND id = $2`);
+    }
+  }
+  const { strings, dates, numbers } = indexes;
+  if (strings.length > 0) {
+    parts.push(
+      `INSERT INTO fhir_search_string (resource_type, id, param, value, exact)
+       SELECT $1, $2, u.* FROM unnest(${p(strings.map((r) => r.param))}::text[], ${p(strings.map((r) => r.value))}::text[], ${p(strings.map((r) => r.exact))}::text[]) AS u`,
+    );
+  }
+  if (dates.length > 0) {
+    parts.push(
+      `INSERT INTO fhir_search_date (resource_type, id, param, low, high)
+       SELECT $1, $2, u.* FROM unnest(${p(dates.map((r) => r.param))}::text[], ${p(dates.map((r) => r.low))}::timestamptz[], ${p(dates.map((r) => r.high))}::timestamptz[]) AS u`,
+    );
+  }
+  if (numbers.length > 0) {
+    parts.push(
+      `INSERT INTO fhir_search_number (resource_type, id, param, low, high, system, code)
+       SELECT $1, $2, u.* FROM unnest(${p(numbers.map((r) => r.param))}::text[], ${p(numbers.map((r) => String(r.low)))}::numeric[], ${p(numbers.map((r) => String(r.high)))}::numeric[], ${p(numbers.map((r) => r.system ?? null))}::text[], ${p(numbers.map((r) => r.code ?? null))}::text[]) AS u`,
+    );
+  }
+  if (parts.length === 0) return;
+  await tx.query(combine(parts), params);
+}
+
+/** Removes all side-table rows of a resource (hard delete, or before a reindex). */
+export async function deleteIndexRows(tx: Queryable, resourceType: string, id: string): Promise<void> {
+  await tx.query(
+    combine([
+      'DELETE FROM fhir_search_string WHERE resource_type = $1 AND id = $2',
+      'DELETE FROM fhir_search_date WHERE resource_type = $1 AND id = $2',
+      'DELETE FROM fhir_search_number WHERE resource_type = $1 AND id = $2',
+    ]),
+    [resourceType, id],
+  );
+}
+
+/** One statement out of several data-modifying ones: all but the last become CTEs. */
+function combine(statements: string[]): string {
+  if (statements.length === 1) return statements[0];
+  const ctes = statements.slice(0, -1).map((s, i) => `w${i} AS (${s})`);
+  return `WITH ${ctes.join(', ')} ${statements[statements.length - 1]}`;
+}

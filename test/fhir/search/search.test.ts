@@ -1,0 +1,220 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Bundle, Condition, Encounter, Patient, Resource } from '@medplum/fhirtypes';
+import type { Database } from '../../../src/db/database.js';
+import type { FhirRepository } from '../../../src/fhir/repository/repository.js';
+import { OperationOutcomeError } from '../../../src/fhir/outcomes.js';
+import { executeSearch, parseSearchRequest, searchCompartment } from '../../../src/fhir/search/index.js';
+import { createTestDatabase, testDatabaseKinds } from '../../support/db.js';
+import { loadAll, readNdjson, resolveConditionalReferences, searchRepository } from './synthea.js';
+
+const BASE = 'http://fhir.test/fhir';
+const ORG = 'org-a';
+const ctx = { orgId: ORG, baseUrl: BASE };
+
+const all = resolveConditionalReferences(
+  ['Organization', 'Location', 'Practitioner', 'Patient', 'Encounter', 'Condition'].flatMap((t) => readNdjson(t)),
+);
+const patients = all.filter((r): r is Patient => r.resourceType === 'Patient');
+const encounters = all.filter((r): r is Encounter => r.resourceType === 'Encounter');
+const conditions = all.filter((r): r is Condition => r.resourceType === 'Condition');
+
+const ids = (b: Bundle, mode = 'match') => (b.entry ?? []).filter((e) => e.search?.mode === mode).map((e) => e.resource!.id!);
+const sorted = (a: string[]) => [...a].sort();
+const fold = (s: string) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+
+/** Query of a Bundle link, as the HTTP layer would hand it back to search. */
+function queryOf(url: string): Record<string, string[]> {
+  const q: Record<string, string[]> = {};
+  for (const [k, v] of new URL(url).searchParams) (q[k] ??= []).push(v);
+  return q;
+}
+
+describe.each(testDatabaseKinds())('search on %s', (kind) => {
+  let db: Database;
+  let close: () => Promise<void>;
+  let repo: FhirRepository;
+  const search = async (type: string, query: Record<string, string | string[]>, strict = false) =>
+    executeSearch(db, ctx, parseSearchRequest(type, query, { strict }));
+
+  beforeAll(async () => {
+    ({ db, close } = await createTestDatabase(kind));
+    repo = searchRepository(db, ctx);
+    await loadAll(repo, all);
+    // Another organisation's patient and a deleted patient, both with the name of a real one: never found.
+    const twin = { ...patients[0], id: 'other-org-twin' };
+    await loadAll(searchRepository(db, { orgId: 'org-b', baseUrl: BASE }), [twin]);
+    await repo.update({ ...patients[0], id: 'deleted-twin' });
+    await repo.delete('Patient', 'deleted-twin');
+  }, 120_000);
+  afterAll(async () => close?.());
+
+  it('finds patients by family name, case- and accent-insensitive starts-with, only in the org and not deleted', async () => {
+    const family = patients[0].name![0].family!;
+    for (const q of [family, family.slice(0, 3).toUpperCase()]) {
+      const expected = patients.filter((p) => p.name?.some((n) => fold(n.family ?? '').startsWith(fold(q)))).map((p) => p.id!);
+      const b = await search('Patient', { family: q, _count: '100' });
+      expect(sorted(ids(b))).toEqual(sorted(expected));
+    }
+    const exact = await search('Patient', { 'family:exact': family.toLowerCase() });
+    expect(ids(exact)).toEqual(family === family.toLowerCase() ? expect.anything() : []);
+  });
+
+  it('finds the encounters of a patient in a date range', async () => {
+    // The patient with the most encounters, and three years around the middle one.
+    const counts = new Map<string, number>();
+    for (const e of encounters) counts.set(e.subject!.reference!, (counts.get(e.subject!.reference!) ?? 0) + 1);
+    const patient = [...counts].sort((a, b) => b[1] - a[1])[0][0].split('/')[1];
+    const own = encounters.filter((e) => e.subject?.reference === `Patient/${patient}`).map((e) => e.period!.start!).sort();
+    const year = Number(own[Math.floor(own.length / 2)].slice(0, 4));
+    const [from, to] = [`${year - 1}-01-01`, `${year + 2}-01-01`];
+    // ge and lt as the specification defines them on ranges (Period start..end).
+    const lo = Date.parse(`${from}T00:00:00Z`);
+    const loEnd = lo + 86_400_000;
+    const hi = Date.parse(`${to}T00:00:00Z`);
+    const expected = encounters
+      .filter((e) => e.subject?.reference === `Patient/${patient}`)
+      .filter((e) => {
+        const start = Date.parse(e.period!.start!);
+        const end = e.period!.end ? Date.parse(e.period!.end) : Infinity;
+        const ge = end >= loEnd || (start >= lo && end < loEnd);
+        const lt = start < hi;
+        return ge && lt;
+      })
+      .map((e) => e.id!);
+    expect(expected.length).toBeGreaterThan(0);
+    const b = await search('Encounter', { subject: `Patient/${patient}`, date: [`ge${from}`, `lt${to}`], _count: '1000' });
+    expect(sorted(ids(b))).toEqual(sorted(expected));
+    const byPlainId = await search('Encounter', { patient, date: [`ge${from}`, `lt${to}`], _count: '1000' });
+    expect(sorted(ids(byPlainId))).toEqual(sorted(expected));
+  });
+
+  it('finds conditions by SNOMED code, with and without the system, and with :not', async () => {
+    const code = conditions[0].code!.coding![0].code!;
+    const expected = conditions.filter((c) => c.code?.coding?.some((x) => x.system === 'http://snomed.info/sct' && x.code === code)).map((c) => c.id!);
+    const withSystem = await search('Condition', { code: `http://snomed.info/sct|${code}`, _count: '1000' });
+    expect(sorted(ids(withSystem))).toEqual(sorted(expected));
+    const codeOnly = await search('Condition', { code, _count: '1000' });
+    expect(sorted(ids(codeOnly))).toEqual(sorted(expected));
+    const wrongSystem = await search('Condition', { code: `http://loinc.org|${code}` });
+    expect(ids(wrongSystem)).toEqual([]);
+    const not = await search('Condition', { 'code:not': code, _total: 'accurate', _count: '0' });
+    expect(not.total).toBe(conditions.length - expected.length);
+    const text = conditions[0].code!.text!;
+    const byText = await search('Condition', { 'code:text': text.slice(0, 6), _count: '1000' });
+    expect(ids(byText)).toEqual(expect.arrayContaining(expected));
+  });
+
+  it('includes the patient of matched encounters once, and reverse-includes all encounters of a patient', async () => {
+    const patient = patients[2].id!;
+    const b = await search('Encounter', { subject: `Patient/${patient}`, _include: 'Encounter:patient', _count: '5' });
+    expect(ids(b)).toHaveLength(5);
+    expect(ids(b, 'include')).toEqual([patient]);
+    const rev = await search('Patient', { _id: patient, _revinclude: 'Encounter:subject' });
+    expect(ids(rev)).toEqual([patient]);
+    const expected = encounters.filter((e) => e.subject?.reference === `Patient/${patient}`).map((e) => e.id!);
+    expect(sorted(ids(rev, 'include'))).toEqual(sorted(expected));
+    expect(rev.entry![0].fullUrl).toBe(`${BASE}/Patient/${patient}`);
+  });
+
+  it('pages through all matches with keyset cursors: each exactly once, in order, and back again', async () => {
+    const seen: string[] = [];
+    const starts: number[] = [];
+    let query: Record<string, string | string[]> = { _sort: 'date', _count: '97' };
+    const pages: string[][] = [];
+    for (;;) {
+      const b = await search('Encounter', query);
+      pages.push(ids(b));
+      seen.push(...ids(b));
+      for (const e of b.entry ?? []) starts.push(Date.parse((e.resource as Encounter).period!.start!));
+      const next = b.link?.find((l) => l.relation === 'next');
+      if (!next) break;
+      expect(next.url).not.toMatch(/offset/i);
+      query = queryOf(next.url!);
+    }
+    expect(seen).toHaveLength(encounters.length);
+    expect(new Set(seen).size).toBe(encounters.length);
+    for (let i = 1; i < starts.length; i++) expect(starts[i]).toBeGreaterThanOrEqual(starts[i - 1]);
+    // From the second page, the previous link leads back to the first.
+    const first = await search('Encounter', { _sort: 'date', _count: '97' });
+    const second = await search('Encounter', queryOf(first.link!.find((l) => l.relation === 'next')!.url!));
+    const back = await search('Encounter', queryOf(second.link!.find((l) => l.relation === 'previous')!.url!));
+    expect(ids(back)).toEqual(pages[0]);
+  });
+
+  it('sorts by several keys with a stable tie-break on id', async () => {
+    const expected = [...patients]
+      .sort((a, b) =>
+        (a.gender ?? '').localeCompare(b.gender ?? '') ||
+        (b.birthDate ?? '').localeCompare(a.birthDate ?? '') ||
+        (a.id! < b.id! ? -1 : 1),
+      )
+      .map((p) => p.id!);
+    const seen: string[] = [];
+    let query: Record<string, string | string[]> = { _sort: 'gender,-birthdate', _count: '4' };
+    for (;;) {
+      const b = await search('Patient', query);
+      seen.push(...ids(b));
+      const next = b.link?.find((l) => l.relation === 'next');
+      if (!next) break;
+      query = queryOf(next.url!);
+    }
+    expect(seen).toEqual(expected);
+  });
+
+  it('follows one level of chaining and _has', async () => {
+    const family = patients[3].name![0].family!;
+    const ofFamily = new Set(patients.filter((p) => p.name?.some((n) => fold(n.family ?? '').startsWith(fold(family)))).map((p) => `Patient/${p.id}`));
+    const expected = encounters.filter((e) => ofFamily.has(e.subject!.reference!)).map((e) => e.id!);
+    const b = await search('Encounter', { 'subject:Patient.family': family, _count: '1000' });
+    expect(sorted(ids(b))).toEqual(sorted(expected));
+    const code = conditions[0].code!.coding![0].code!;
+    const withCondition = new Set(conditions.filter((c) => c.code?.coding?.some((x) => x.code === code)).map((c) => c.subject!.reference!.split('/')[1]));
+    const has = await search('Patient', { '_has:Condition:patient:code': code, _count: '100' });
+    expect(sorted(ids(has))).toEqual(sorted([...withCondition]));
+  });
+
+  it('searches a patient compartment', async () => {
+    const patient = patients[4].id!;
+    const b = await searchCompartment(db, ctx, { compartmentType: 'Patient', compartmentId: patient, resourceType: 'Encounter', query: { _count: '1000' }, strict: false });
+    const expected = encounters.filter((e) => e.subject?.reference === `Patient/${patient}`).map((e) => e.id!);
+    expect(sorted(ids(b))).toEqual(sorted(expected));
+    expect(b.link![0].url).toBe(`${BASE}/Patient/${patient}/Encounter?_count=1000`);
+  });
+
+  it('reports unknown parameters leniently and rejects them under strict handling', async () => {
+    const b = await search('Patient', { unknown: 'x', _count: '1' });
+    const outcomeEntry = b.entry!.find((e) => e.search?.mode === 'outcome');
+    expect(outcomeEntry?.resource?.resourceType).toBe('OperationOutcome');
+    expect(ids(b)).toHaveLength(1);
+    await expect(search('Patient', { unknown: 'x' }, true)).rejects.toBeInstanceOf(OperationOutcomeError);
+    await expect(search('Patient', { birthdate: 'not-a-date' })).rejects.toMatchObject({ status: 400 });
+  });
+
+  it('answers _summary=count, _total, _elements, :missing and common parameters', async () => {
+    const count = await search('Patient', { _summary: 'count' });
+    expect(count.total).toBe(patients.length);
+    expect(count.entry).toBeUndefined();
+    const est = await search('Encounter', { _total: 'estimate', _count: '1' });
+    expect(est.total).toBeGreaterThan(0);
+    const el = await search('Patient', { _elements: 'gender', _count: '1' });
+    const r = el.entry![0].resource as Patient;
+    expect(Object.keys(r).sort()).toEqual(['gender', 'id', 'meta', 'resourceType']);
+    const deceased = patients.filter((p) => p.deceasedDateTime).map((p) => p.id!);
+    const missing = await search('Patient', { 'death-date:missing': 'false' });
+    expect(sorted(ids(missing))).toEqual(sorted(deceased));
+    const profile = (patients[0].meta?.profile ?? [])[0];
+    const byProfile = await search('Patient', { _profile: profile, _count: '100' });
+    expect(ids(byProfile)).toHaveLength(patients.length);
+    const updated = await search('Patient', { _lastUpdated: `ge${new Date(Date.now() - 3_600_000).toISOString().slice(0, 10)}`, _count: '100' });
+    expect(ids(updated)).toHaveLength(patients.length);
+  });
+
+  it('keeps Bundle shape: searchset, self link, fullUrl, match mode', async () => {
+    const b = await search('Practitioner', { _count: '2' });
+    expect(b.resourceType).toBe('Bundle');
+    expect(b.type).toBe('searchset');
+    expect(b.link![0]).toEqual({ relation: 'self', url: `${BASE}/Practitioner?_count=2` });
+    const r: Resource = b.entry![0].resource!;
+    expect(b.entry![0].fullUrl).toBe(`${BASE}/Practitioner/${r.id}`);
+  });
+});
