@@ -3,7 +3,7 @@ import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import type { Database, Queryable } from '../../db/database.js';
 import { badRequest, conflict, gone, notFound, OperationOutcomeError, outcome, preconditionFailed } from '../outcomes.js';
-import type { ResourceIndexes } from '../search/types.js';
+import { SEARCH_INDEX_VERSION, type ResourceIndexes } from '../search/types.js';
 import { contentHash, fhirInstant, withServerMeta } from './meta.js';
 import type {
   CreateOptions,
@@ -103,8 +103,8 @@ export class PostgresFhirRepository implements FhirRepository {
     const inserted = await tx.query(
       `WITH cur AS (
          INSERT INTO fhir_resources
-           (resource_type, id, org_id, version_id, last_updated, created_at, deleted, content_hash, resource_data, tokens, refs)
-         VALUES ($1, $2, $3, $4, $5, $6, false, $7, $8, $9, $10)
+           (resource_type, id, org_id, version_id, last_updated, created_at, deleted, content_hash, resource_data, tokens, refs, index_version)
+         VALUES ($1, $2, $3, $4, $5, $6, false, $7, $8, $9, $10, ${SEARCH_INDEX_VERSION})
          ON CONFLICT (resource_type, id) DO NOTHING
          RETURNING resource_type, id, org_id, version_id, last_updated, resource_data)
        INSERT INTO fhir_resource_history (resource_type, id, version_id, org_id, last_updated, deleted, resource_data)
@@ -271,7 +271,8 @@ export class PostgresFhirRepository implements FhirRepository {
     await tx.query(
       `WITH cur AS (
          UPDATE fhir_resources
-         SET version_id = $3, last_updated = $4, deleted = false, content_hash = $5, resource_data = $6, tokens = $7, refs = $8
+         SET version_id = $3, last_updated = $4, deleted = false, content_hash = $5, resource_data = $6, tokens = $7, refs = $8,
+             index_version = ${SEARCH_INDEX_VERSION}
          WHERE resource_type = $1 AND id = $2
          RETURNING resource_type, id, org_id, version_id, last_updated, resource_data)
        INSERT INTO fhir_resource_history (resource_type, id, version_id, org_id, last_updated, deleted, resource_data)

@@ -36,3 +36,9 @@ export interface NumberIndexRow {
 }
 
 export const EMPTY_INDEXES: ResourceIndexes = { tokens: [], refs: [], strings: [], dates: [], numbers: [] };
+
+/**
+ * Version of the extraction rules. Raise it whenever extraction or the SearchParameter definitions change;
+ * `npm run reindex` then rebuilds the index of every resource stored with an older version.
+ */
+export const SEARCH_INDEX_VERSION = 1;
