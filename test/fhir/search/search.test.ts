@@ -199,6 +199,11 @@ describe.each(testDatabaseKinds())('search on %s', (kind) => {
     const el = await search('Patient', { _elements: 'gender', _count: '1' });
     const r = el.entry![0].resource as Patient;
     expect(Object.keys(r).sort()).toEqual(['gender', 'id', 'meta', 'resourceType']);
+    const summary = await search('Patient', { _summary: 'true', _count: '1' });
+    const sr = summary.entry![0].resource as Patient;
+    expect(sr.name).toBeDefined();
+    expect(sr.text).toBeUndefined();
+    expect(sr.meta?.tag?.some((t) => t.code === 'SUBSETTED')).toBe(true);
     const deceased = patients.filter((p) => p.deceasedDateTime).map((p) => p.id!);
     const missing = await search('Patient', { 'death-date:missing': 'false' });
     expect(sorted(ids(missing))).toEqual(sorted(deceased));
