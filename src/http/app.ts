@@ -1,13 +1,17 @@
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import formbody from '@fastify/formbody';
+import { registerAuth } from '../auth/plugin.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import { buildCapabilityStatement } from '../fhir/rest/capability.js';
 import { processBundle } from '../fhir/rest/bundle.js';
 import { routeFhirRequest, type OperationHandler, type RouterOptions } from '../fhir/rest/router.js';
-import { allowAll, type AccessPolicy } from '../fhir/rest/types.js';
+import type { AccessPolicy } from '../fhir/rest/types.js';
 import type { FhirStore } from '../fhir/store.js';
-import { DEFAULT_ORG_ID } from '../tenancy.js';
+import { createMeetingsModule, type MeetingsModule } from '../meetings/module.js';
+import { meetingRoutes } from '../meetings/routes.js';
+import { signalingRoutes } from '../meetings/p2p/plugin.js';
+import type { SignalingServer } from '../meetings/p2p/signaling-server.js';
 import { registerErrorHandling } from './errors.js';
 import { registerFhirContentTypes } from './fhir-content.js';
 import { fhirRoutes } from './routes/fhir.js';
@@ -19,6 +23,10 @@ export interface AppDeps {
   logger?: FastifyServerOptions['logger'];
   /** Identifies the caller of an API request; until authentication is configured, everyone is the default org. */
   identify?(request: FastifyRequest): Promise<{ orgId: string; access: AccessPolicy }>;
+  /** The virtual meetings feature; built with defaults (p2p, no scheduler) when not given. */
+  meetings?: MeetingsModule;
+  /** The built-in video provider's signaling server; its socket is served when given. */
+  signaling?: SignalingServer;
 }
 
 const VERSION = '0.1.0';
@@ -36,6 +44,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerErrorHandling(app);
   registerFhirContentTypes(app);
   await app.register(formbody);
+  const auth = await registerAuth(app, { config, db, store });
 
   app.get('/healthz', async (_req, reply) => {
     await db.query('SELECT 1');
@@ -55,6 +64,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         searchParams: (type) => store.searchParams(type),
         operations: operationDefinitions,
         batch: router.processBundle !== undefined,
+        security: auth.security,
       })),
     processBundle: (req, ctx) => processBundle(req, ctx, (entryReq, entryCtx) => routeFhirRequest(entryReq, entryCtx, router)),
   };
@@ -63,7 +73,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     baseUrl,
     repository: (ctx) => store.repository(ctx),
     router,
-    identify: deps.identify ?? (async () => ({ orgId: DEFAULT_ORG_ID, access: allowAll })),
+    identify: deps.identify ?? auth.identify,
   });
+  if (deps.signaling) await app.register(signalingRoutes, { signaling: deps.signaling });
+  await app.register(meetingRoutes, { meetings: deps.meetings ?? createMeetingsModule({ config, db, store }), version: VERSION });
   return app;
 }

@@ -1,0 +1,119 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { InProcessBusHub, type SignalingBus } from '../../../src/meetings/p2p/bus.js';
+import { createPostgresBus } from '../../../src/meetings/p2p/postgres-bus.js';
+import { CloseCode } from '../../../src/meetings/p2p/protocol.js';
+import { createTestDatabase } from '../../support/db.js';
+import { eventually, joinToken, sleep, startSignaling, TestClient, type SignalingInstance } from './support.js';
+
+/**
+ * Two signaling servers sharing one bus, as two server processes share one PostgreSQL: participants on
+ * different instances still meet, and the workflow hears each presence transition once in total.
+ */
+type BusKind = 'in-process' | 'postgres';
+const kinds: BusKind[] = process.env.TEST_DATABASE_URL ? ['in-process', 'postgres'] : ['in-process'];
+
+describe.each(kinds)('p2p signaling across two instances (%s bus)', (kind) => {
+  let a: SignalingInstance;
+  let b: SignalingInstance;
+  let busB: SignalingBus;
+  let cleanup: (() => Promise<void>)[] = [];
+  const clients: TestClient[] = [];
+
+  beforeEach(async () => {
+    let busA: SignalingBus;
+    if (kind === 'postgres') {
+      // A database of its own: NOTIFY is per database, so parallel test files never hear each other.
+      const database = await createTestDatabase('postgres');
+      busA = await createPostgresBus({ connectionString: database.url! });
+      busB = await createPostgresBus({ connectionString: database.url! });
+      cleanup.push(() => busA.close(), () => busB.close(), () => database.close());
+    } else {
+      const hub = new InProcessBusHub();
+      busA = hub.endpoint();
+      busB = hub.endpoint();
+    }
+    a = await startSignaling(busA, { instanceHeartbeatMs: 100 });
+    b = await startSignaling(busB, { instanceHeartbeatMs: 100 });
+    cleanup.unshift(() => a.close(), () => b.close());
+  });
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.socket.terminate();
+    for (const step of cleanup.splice(0)) await step().catch(() => undefined);
+  });
+
+  const join = async (on: SignalingInstance, meetingId: string, participantId: string, role: 'host' | 'patient' | 'guest') => {
+    const c = await TestClient.join(on.url, await joinToken(meetingId, participantId, role));
+    clients.push(c);
+    return c;
+  };
+  const allPresence = () => [...a.presence, ...b.presence].sort((x, y) => x.occurredAt.localeCompare(y.occurredAt));
+
+  it('admits a patient waiting on one instance when the host joins on the other, relays both ways, reports presence once', async () => {
+    const patient = await join(b, 'm1', 'p1', 'patient');
+    await patient.next('waiting');
+    await eventually(() => expect(a.server.roomPresence('p2p-m1').waiting).toHaveLength(1));
+
+    const host = await join(a, 'm1', 'h1', 'host');
+    expect((await host.next('admitted')).peers).toEqual([]);
+    expect((await patient.next('admitted')).peers.map((p) => p.peerId)).toEqual([host.peerId]);
+    expect((await host.next('peer-joined')).peer.peerId).toBe(patient.peerId);
+
+    // An SDP larger than one NOTIFY payload, with non-ASCII text in it.
+    const sdp = `v=0\r\ns=Dr. Müller — 診察\r\n${'a=candidate:1 1 udp 2122260223 192.0.2.1 54321 typ host\r\n'.repeat(400)}`;
+    host.send({ type: 'signal', to: patient.peerId, data: { description: { type: 'offer', sdp } } });
+    const offer = await patient.next('signal');
+    expect(offer.from).toBe(host.peerId);
+    expect(offer.data.description?.sdp).toBe(sdp);
+    patient.send({ type: 'signal', to: host.peerId, data: { description: { type: 'answer', sdp: 'v=0 answer' } } });
+    expect((await host.next('signal')).data.description).toEqual({ type: 'answer', sdp: 'v=0 answer' });
+
+    await patient.close();
+    await host.next('peer-left');
+    await host.close();
+    await eventually(() => expect(allPresence()).toHaveLength(5));
+    await sleep(300);
+    expect(allPresence().map((e) => `${e.type}:${e.userId ?? ''}`)).toEqual(['peer.joined:h1', 'peer.joined:p1', 'peer.left:p1', 'peer.left:h1', 'session.closed:']);
+    // Each reported by the instance holding that connection.
+    expect(a.presence.map((e) => e.type)).toEqual(['peer.joined', 'peer.left', 'session.closed']);
+    expect(b.presence.map((e) => e.type)).toEqual(['peer.joined', 'peer.left']);
+  });
+
+  it('ends the meeting everywhere: sockets on the other instance are closed and it refuses new joins too', async () => {
+    const host = await join(a, 'm1', 'h1', 'host');
+    const patient = await join(b, 'm1', 'p1', 'patient');
+    await patient.next('admitted');
+    await a.server.endRoom('p2p-m1', 'ended by host');
+    expect((await patient.closed).code).toBe(CloseCode.MEETING_ENDED);
+    expect((await host.closed).code).toBe(CloseCode.MEETING_ENDED);
+    const late = await TestClient.open(b.url, { token: await joinToken('m1', 'g1', 'guest') });
+    expect((await late.closed).code).toBe(CloseCode.MEETING_ENDED);
+    await eventually(() => expect(allPresence().map((e) => e.type).sort()).toEqual(['peer.joined', 'peer.joined', 'peer.left', 'peer.left', 'session.closed']));
+  });
+
+  it('removes a participant held by the other instance; the removed credentials are refused on both', async () => {
+    const host = await join(a, 'm1', 'h1', 'host');
+    const token = await joinToken('m1', 'p1', 'patient');
+    const patient = await TestClient.join(b.url, token);
+    clients.push(patient);
+    await patient.next('admitted');
+    host.send({ type: 'remove', participantId: 'p1' });
+    expect((await patient.closed).code).toBe(CloseCode.REMOVED);
+    for (const instance of [a, b]) {
+      const again = await TestClient.open(instance.url, { token });
+      expect((await again.closed).code).toBe(CloseCode.REMOVED);
+    }
+    await eventually(() => expect(allPresence().filter((e) => e.type === 'peer.left').map((e) => e.userId)).toEqual(['p1']));
+  });
+
+  it('when an instance stops answering, the other reports its participants gone, once', async () => {
+    const host = await join(a, 'm1', 'h1', 'host');
+    const patient = await join(b, 'm1', 'p1', 'patient');
+    await patient.next('admitted');
+    await host.next('peer-joined');
+    // Instance B loses its database connection for good (a crashed process, as far as A can tell).
+    await busB.close();
+    expect(await host.next('peer-left', 3_000)).toMatchObject({ participantId: 'p1', reason: 'connection lost' });
+    await eventually(() => expect(a.presence.map((e) => `${e.type}:${e.userId ?? ''}`)).toEqual(['peer.joined:h1', 'peer.left:p1']));
+    expect(b.presence.map((e) => e.type)).toEqual(['peer.joined']);
+  });
+});
