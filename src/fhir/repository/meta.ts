@@ -8,7 +8,9 @@ export function fhirInstant(date: Date = new Date()): string {
 
 /**
  * Hash of what a client can change: the resource without the server-managed meta.versionId/lastUpdated.
- * Equal hashes mean an update would change nothing, so no new version is written.
+ * Equal hashes mean an update would change nothing, so no new version is written. Plain JSON text (key order
+ * as written) keeps this cheap on the write path; clients that send back what they read keep the order, and a
+ * reordered but equal resource only costs one extra version.
  */
 export function contentHash(resource: Resource): string {
   const { meta, ...rest } = resource;
@@ -18,19 +20,8 @@ export function contentHash(resource: Resource): string {
     if (Object.keys(keep).length > 0) stableMeta = keep;
   }
   return createHash('sha256')
-    .update(canonicalJson(stableMeta ? { ...rest, meta: stableMeta } : rest))
+    .update(JSON.stringify(stableMeta ? { ...rest, meta: stableMeta } : rest))
     .digest('base64url');
-}
-
-/** JSON with object keys sorted, so the same content always gives the same text. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj)
-    .filter((k) => obj[k] !== undefined)
-    .sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
 }
 
 /** The stored form: the client's meta (profiles, tags, security) kept, the server's version fields set. */
