@@ -1,0 +1,360 @@
+import { randomUUID } from 'node:crypto';
+import type { Queryable } from '../db/database.js';
+import type { ParticipantRole, VideoProviderName } from './providers/types.js';
+import type { Meeting, MeetingEvent, MeetingEventType, MeetingStatus, Participant, Trigger, UserType } from './types.js';
+
+/**
+ * The SQL of the meeting tables, in one place. Every function takes the Queryable to run on, so the workflow
+ * decides what shares a transaction. Times come from the caller's clock.
+ */
+
+export interface MeetingRow {
+  id: string;
+  org_id: string;
+  appointment_id: string | null;
+  encounter_id: string | null;
+  host_practitioner_id: string;
+  host_display_name: string | null;
+  patient_id: string | null;
+  provider: VideoProviderName;
+  meeting_id: string;
+  meeting_code: string;
+  room_url: string | null;
+  public_link: string;
+  status: MeetingStatus;
+  scheduled_start: Date | string | null;
+  scheduled_end: Date | string | null;
+  started_at: Date | string | null;
+  ended_at: Date | string | null;
+  provider_session_closed_at: Date | string | null;
+  room_details: Record<string, unknown>;
+  created_by: string;
+  created_at: Date | string;
+  updated_at: Date | string;
+}
+
+interface ParticipantRow {
+  id: string;
+  meeting_id: string;
+  user_id: string | null;
+  user_type: UserType;
+  display_name: string;
+  role: ParticipantRole;
+  provider_peer_id: string | null;
+  joined_at: Date | string;
+  left_at: Date | string | null;
+  duration_seconds: number | null;
+}
+
+const iso = (v: Date | string | null | undefined): string | undefined => (v == null ? undefined : new Date(v).toISOString());
+
+export function toMeeting(r: MeetingRow): Meeting {
+  const m: Meeting = {
+    id: r.id,
+    orgId: r.org_id,
+    hostPractitionerId: r.host_practitioner_id,
+    provider: r.provider,
+    providerRoomId: r.meeting_id,
+    meetingCode: r.meeting_code,
+    publicLink: r.public_link,
+    status: r.status,
+    createdBy: r.created_by,
+    createdAt: iso(r.created_at)!,
+    updatedAt: iso(r.updated_at)!,
+  };
+  if (r.appointment_id) m.appointmentId = r.appointment_id;
+  if (r.encounter_id) m.encounterId = r.encounter_id;
+  if (r.host_display_name) m.hostDisplayName = r.host_display_name;
+  if (r.patient_id) m.patientId = r.patient_id;
+  if (r.room_url) m.roomUrl = r.room_url;
+  if (r.scheduled_start) m.scheduledStart = iso(r.scheduled_start);
+  if (r.scheduled_end) m.scheduledEnd = iso(r.scheduled_end);
+  if (r.started_at) m.startedAt = iso(r.started_at);
+  if (r.ended_at) m.endedAt = iso(r.ended_at);
+  return m;
+}
+
+function toParticipant(r: ParticipantRow): Participant {
+  const p: Participant = {
+    id: r.id,
+    meetingId: r.meeting_id,
+    userType: r.user_type,
+    displayName: r.display_name,
+    role: r.role,
+    joinedAt: iso(r.joined_at)!,
+  };
+  if (r.user_id) p.userId = r.user_id;
+  if (r.provider_peer_id) p.providerPeerId = r.provider_peer_id;
+  if (r.left_at) p.leftAt = iso(r.left_at);
+  if (r.duration_seconds != null) p.durationSeconds = r.duration_seconds;
+  return p;
+}
+
+export interface NewMeeting {
+  id: string;
+  orgId: string;
+  appointmentId?: string;
+  hostPractitionerId: string;
+  hostDisplayName?: string;
+  patientId?: string;
+  provider: VideoProviderName;
+  roomId: string;
+  code: string;
+  roomUrl?: string;
+  publicLink: string;
+  scheduledStart?: string;
+  scheduledEnd?: string;
+  roomDetails: Record<string, unknown>;
+  createdBy: string;
+  now: Date;
+}
+
+export async function insertMeeting(q: Queryable, m: NewMeeting): Promise<MeetingRow> {
+  const r = await q.query<MeetingRow>(
+    `INSERT INTO virtual_meetings
+       (id, org_id, appointment_id, host_practitioner_id, host_display_name, patient_id, provider, meeting_id, meeting_code,
+        room_url, public_link, status, scheduled_start, scheduled_end, room_details, created_by, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'scheduled', $12, $13, $14, $15, $16, $16)
+     RETURNING *`,
+    [
+      m.id,
+      m.orgId,
+      m.appointmentId ?? null,
+      m.hostPractitionerId,
+      m.hostDisplayName ?? null,
+      m.patientId ?? null,
+      m.provider,
+      m.roomId,
+      m.code,
+      m.roomUrl ?? null,
+      m.publicLink,
+      m.scheduledStart ?? null,
+      m.scheduledEnd ?? null,
+      JSON.stringify(m.roomDetails),
+      m.createdBy,
+      m.now,
+    ],
+  );
+  return r.rows[0];
+}
+
+export async function findMeeting(q: Queryable, orgId: string, id: string, opts: { lock?: boolean } = {}): Promise<MeetingRow | undefined> {
+  if (!isUuid(id)) return undefined;
+  const r = await q.query<MeetingRow>(
+    `SELECT * FROM virtual_meetings WHERE id = $1 AND org_id = $2${opts.lock ? ' FOR UPDATE' : ''}`,
+    [id, orgId],
+  );
+  return r.rows[0];
+}
+
+/** By id alone: for callers that hold a participant id rather than an org (public reconnect and leave). */
+export async function findMeetingAnyOrg(q: Queryable, id: string, opts: { lock?: boolean } = {}): Promise<MeetingRow | undefined> {
+  if (!isUuid(id)) return undefined;
+  const r = await q.query<MeetingRow>(`SELECT * FROM virtual_meetings WHERE id = $1${opts.lock ? ' FOR UPDATE' : ''}`, [id]);
+  return r.rows[0];
+}
+
+export async function findMeetingByCode(q: Queryable, code: string): Promise<MeetingRow | undefined> {
+  const r = await q.query<MeetingRow>('SELECT * FROM virtual_meetings WHERE meeting_code = $1', [code]);
+  return r.rows[0];
+}
+
+export async function findOpenMeetingForAppointment(q: Queryable, orgId: string, appointmentId: string): Promise<MeetingRow | undefined> {
+  const r = await q.query<MeetingRow>(
+    `SELECT * FROM virtual_meetings
+     WHERE org_id = $1 AND appointment_id = $2 AND status IN ('scheduled', 'active')`,
+    [orgId, appointmentId],
+  );
+  return r.rows[0];
+}
+
+/** The meeting a provider's room id belongs to: the open one when there is one, else the latest. */
+export async function findMeetingByRoom(
+  q: Queryable,
+  provider: VideoProviderName,
+  roomId: string,
+  opts: { lock?: boolean } = {},
+): Promise<MeetingRow | undefined> {
+  const r = await q.query<{ id: string }>(
+    `SELECT id FROM virtual_meetings WHERE provider = $1 AND meeting_id = $2
+     ORDER BY (status IN ('scheduled', 'active')) DESC, created_at DESC LIMIT 1`,
+    [provider, roomId],
+  );
+  if (!r.rows[0]) return undefined;
+  return findMeetingAnyOrg(q, r.rows[0].id, opts);
+}
+
+export interface MeetingFilter {
+  orgId: string;
+  status?: MeetingStatus;
+  from?: string;
+  to?: string;
+  patientId?: string;
+  limit: number;
+  offset: number;
+}
+
+export async function listMeetings(q: Queryable, f: MeetingFilter): Promise<MeetingRow[]> {
+  const where = ['org_id = $1'];
+  const params: unknown[] = [f.orgId];
+  const add = (clause: string, value: unknown) => {
+    params.push(value);
+    where.push(clause.replace('?', `$${params.length}`));
+  };
+  if (f.status) add('status = ?', f.status);
+  if (f.from) add('COALESCE(scheduled_start, created_at) >= ?', f.from);
+  if (f.to) add('COALESCE(scheduled_start, created_at) < ?', f.to);
+  if (f.patientId) add('patient_id = ?', f.patientId);
+  params.push(f.limit, f.offset);
+  const r = await q.query<MeetingRow>(
+    `SELECT * FROM virtual_meetings WHERE ${where.join(' AND ')}
+     ORDER BY COALESCE(scheduled_start, created_at) DESC, id DESC LIMIT $${params.length - 1} OFFSET $${params.length}`,
+    params,
+  );
+  return r.rows;
+}
+
+export async function markStarted(q: Queryable, id: string, encounterId: string | undefined, now: Date): Promise<void> {
+  await q.query(
+    `UPDATE virtual_meetings SET status = 'active', started_at = $2, encounter_id = $3, updated_at = $2 WHERE id = $1`,
+    [id, now, encounterId ?? null],
+  );
+}
+
+export async function markEnded(q: Queryable, id: string, now: Date): Promise<MeetingRow> {
+  const r = await q.query<MeetingRow>(
+    `UPDATE virtual_meetings SET status = 'ended', ended_at = $2, updated_at = $2 WHERE id = $1 RETURNING *`,
+    [id, now],
+  );
+  return r.rows[0];
+}
+
+export async function setProviderSessionClosed(q: Queryable, id: string, at: Date | null, now: Date): Promise<void> {
+  await q.query('UPDATE virtual_meetings SET provider_session_closed_at = $2, updated_at = $3 WHERE id = $1', [id, at, now]);
+}
+
+// ------------------------------------------------------------------------------------------- participants
+
+export interface NewParticipant {
+  meetingId: string;
+  userId?: string;
+  userType: UserType;
+  displayName: string;
+  role: ParticipantRole;
+  providerPeerId?: string;
+  joinedAt: Date;
+}
+
+export async function insertParticipant(q: Queryable, p: NewParticipant): Promise<Participant> {
+  const r = await q.query<ParticipantRow>(
+    `INSERT INTO virtual_meeting_participants (id, meeting_id, user_id, user_type, display_name, role, provider_peer_id, joined_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
+    [randomUUID(), p.meetingId, p.userId ?? null, p.userType, p.displayName, p.role, p.providerPeerId ?? null, p.joinedAt],
+  );
+  return toParticipant(r.rows[0]);
+}
+
+export async function findParticipant(q: Queryable, meetingId: string, participantId: string): Promise<Participant | undefined> {
+  if (!isUuid(participantId)) return undefined;
+  const r = await q.query<ParticipantRow>('SELECT * FROM virtual_meeting_participants WHERE id = $1 AND meeting_id = $2', [
+    participantId,
+    meetingId,
+  ]);
+  return r.rows[0] ? toParticipant(r.rows[0]) : undefined;
+}
+
+export async function findOpenParticipantByPeer(q: Queryable, meetingId: string, peerId: string): Promise<Participant | undefined> {
+  const r = await q.query<ParticipantRow>(
+    'SELECT * FROM virtual_meeting_participants WHERE meeting_id = $1 AND provider_peer_id = $2 AND left_at IS NULL',
+    [meetingId, peerId],
+  );
+  return r.rows[0] ? toParticipant(r.rows[0]) : undefined;
+}
+
+export async function setParticipantPeer(q: Queryable, participantId: string, peerId: string): Promise<void> {
+  await q.query('UPDATE virtual_meeting_participants SET provider_peer_id = $2 WHERE id = $1', [participantId, peerId]);
+}
+
+/** Closes the session when still open; undefined when it was already closed. */
+export async function closeParticipant(q: Queryable, participantId: string, at: Date): Promise<Participant | undefined> {
+  const r = await q.query<ParticipantRow>(
+    `UPDATE virtual_meeting_participants
+     SET left_at = GREATEST($2::timestamptz, joined_at),
+         duration_seconds = GREATEST(0, ROUND(EXTRACT(EPOCH FROM ($2::timestamptz - joined_at))))::integer
+     WHERE id = $1 AND left_at IS NULL RETURNING *`,
+    [participantId, at],
+  );
+  return r.rows[0] ? toParticipant(r.rows[0]) : undefined;
+}
+
+export async function closeOpenParticipants(q: Queryable, meetingId: string, at: Date): Promise<Participant[]> {
+  const r = await q.query<ParticipantRow>(
+    `UPDATE virtual_meeting_participants
+     SET left_at = GREATEST($2::timestamptz, joined_at),
+         duration_seconds = GREATEST(0, ROUND(EXTRACT(EPOCH FROM ($2::timestamptz - joined_at))))::integer
+     WHERE meeting_id = $1 AND left_at IS NULL RETURNING *`,
+    [meetingId, at],
+  );
+  return r.rows.map(toParticipant).sort((a, b) => a.joinedAt.localeCompare(b.joinedAt));
+}
+
+export async function listParticipants(q: Queryable, meetingId: string): Promise<Participant[]> {
+  const r = await q.query<ParticipantRow>(
+    'SELECT * FROM virtual_meeting_participants WHERE meeting_id = $1 ORDER BY joined_at, id',
+    [meetingId],
+  );
+  return r.rows.map(toParticipant);
+}
+
+/** Whether anyone but the host had a session: decides fulfilled or noshow. */
+export async function patientOrGuestTookPart(q: Queryable, meetingId: string): Promise<boolean> {
+  const r = await q.query(
+    `SELECT 1 FROM virtual_meeting_participants WHERE meeting_id = $1 AND role IN ('patient', 'guest') LIMIT 1`,
+    [meetingId],
+  );
+  return r.rowCount > 0;
+}
+
+// ------------------------------------------------------------------------------------------------- events
+
+export async function appendEvent(
+  q: Queryable,
+  meetingId: string,
+  type: MeetingEventType,
+  data: Record<string, unknown>,
+  trigger: Trigger,
+  now: Date,
+): Promise<void> {
+  await q.query(
+    `INSERT INTO virtual_meeting_events (meeting_id, event_type, event_data, triggered_by, triggered_by_type, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6)`,
+    [meetingId, type, JSON.stringify(data), trigger.by ?? null, trigger.type, now],
+  );
+}
+
+export async function listEvents(q: Queryable, meetingId: string): Promise<MeetingEvent[]> {
+  const r = await q.query<{
+    seq: string | number;
+    event_type: MeetingEventType;
+    event_data: Record<string, unknown>;
+    triggered_by: string | null;
+    triggered_by_type: MeetingEvent['triggeredByType'];
+    created_at: Date | string;
+  }>('SELECT * FROM virtual_meeting_events WHERE meeting_id = $1 ORDER BY seq', [meetingId]);
+  return r.rows.map((e) => {
+    const event: MeetingEvent = {
+      seq: Number(e.seq),
+      eventType: e.event_type,
+      eventData: e.event_data,
+      triggeredByType: e.triggered_by_type,
+      createdAt: iso(e.created_at)!,
+    };
+    if (e.triggered_by) event.triggeredBy = e.triggered_by;
+    return event;
+  });
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}

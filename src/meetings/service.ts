@@ -1,0 +1,712 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Appointment, Encounter, Patient, Practitioner, Organization } from '@medplum/fhirtypes';
+import type { Principal } from '../auth/principal.js';
+import type { Database, Queryable } from '../db/database.js';
+import {
+  badGateway,
+  conflict,
+  forbidden,
+  gone,
+  notFound,
+  OperationOutcomeError,
+  unprocessable,
+} from '../fhir/outcomes.js';
+import type { FhirRepository } from '../fhir/repository/repository.js';
+import type { FhirStore } from '../fhir/store.js';
+import { generateMeetingCode, normalizeMeetingCode } from './codes.js';
+import {
+  findAppointmentActors,
+  finishEncounter,
+  isAppointmentClosed,
+  isAppointmentOpen,
+  newTelehealthEncounter,
+  withVirtualService,
+} from './fhir.js';
+import type { VideoProviderDirectory } from './integrations.js';
+import * as store from './meeting-store.js';
+import type { MeetingRow } from './meeting-store.js';
+import { ProviderError } from './providers/errors.js';
+import type { JoinCredentials, ParticipantRole, VideoProvider } from './providers/types.js';
+import type { Meeting, MeetingEvent, MeetingStatus, Participant, PublicMeetingView, Trigger, UserType } from './types.js';
+
+/**
+ * The virtual meeting workflow: an Appointment gets a video room, the host's first join opens the Encounter,
+ * the end finishes it. No HTTP here; the routes translate. Every FHIR change goes through the versioned
+ * repository, bound to the same transaction as the meeting rows it belongs with. Provider calls never run
+ * inside a transaction: a slow vendor must not hold row locks.
+ */
+
+export interface MeetingServiceOptions {
+  db: Database;
+  store: FhirStore;
+  providers: VideoProviderDirectory;
+  /** Join links are `${publicBaseUrl}/join/<code>`. */
+  publicBaseUrl: string;
+  now?: () => Date;
+  /** Join credentials stay valid this long past the scheduled end (or past now, when later). */
+  credentialsGraceSeconds?: number;
+  /** Backoff of provider retries from the outbox. */
+  outboxBaseDelayMs?: number;
+  outboxMaxDelayMs?: number;
+  outboxMaxAttempts?: number;
+  log?: { warn(obj: object, msg: string): void };
+}
+
+export interface JoinInput {
+  displayName?: string;
+  /** The meeting's patient proves who they are with their birth date (YYYY-MM-DD) when not signed in. */
+  birthDate?: string;
+}
+
+export interface JoinResult {
+  meeting: PublicMeetingView;
+  role: ParticipantRole;
+  participantId: string;
+  provider: Meeting['provider'];
+  credentials: JoinCredentials;
+}
+
+export interface ListQuery {
+  status?: MeetingStatus;
+  from?: string;
+  to?: string;
+  count?: number;
+  offset?: number;
+}
+
+const SYSTEM: Trigger = { type: 'system' };
+const MAX_CODE_ATTEMPTS = 5;
+
+export class MeetingService {
+  private readonly db: Database;
+  private readonly now: () => Date;
+  private readonly fhirBaseUrl: string;
+
+  constructor(private readonly opts: MeetingServiceOptions) {
+    this.db = opts.db;
+    this.now = opts.now ?? (() => new Date());
+    this.fhirBaseUrl = `${opts.publicBaseUrl}/fhir`;
+  }
+
+  // ----------------------------------------------------------------------------------------------- create
+
+  /** Idempotent: an Appointment that already has an open meeting gets that one back (created: false). */
+  async createMeetingForAppointment(actor: Principal, appointmentId: string): Promise<{ meeting: Meeting; created: boolean }> {
+    assertStaff(actor);
+    const existing = await store.findOpenMeetingForAppointment(this.db, actor.orgId, appointmentId);
+    if (existing) return { meeting: store.toMeeting(existing), created: false };
+
+    const repo = this.repository(actor.orgId, actor);
+    const appointment = await repo.read<Appointment>('Appointment', appointmentId);
+    const { practitioner, patient } = checkBookable(appointment);
+
+    const meetingId = randomUUID();
+    const provider = await this.opts.providers.providerForOrg(actor.orgId);
+    const room = await callProvider(() => provider.createRoom({ name: `appt-${appointmentId}`, description: 'Telehealth visit', meetingId }));
+    const hostDisplayName = practitioner.display ?? (await this.practitionerName(repo, practitioner.id));
+
+    const result = await this.withUniqueCode(async (tx, code) => {
+      await lockKey(tx, `meeting-for-appointment:${actor.orgId}:${appointmentId}`);
+      const raced = await store.findOpenMeetingForAppointment(tx, actor.orgId, appointmentId);
+      if (raced) return { row: raced, created: false };
+      const txRepo = this.opts.store.repositoryInTransaction(tx, repo.context);
+      // Read again under the lock: it may have been cancelled while the room was being created.
+      const current = await txRepo.read<Appointment>('Appointment', appointmentId);
+      checkBookable(current);
+      const now = this.now();
+      const publicLink = this.publicLink(code);
+      const row = await store.insertMeeting(tx, {
+        id: meetingId,
+        orgId: actor.orgId,
+        appointmentId,
+        hostPractitionerId: practitioner.id,
+        hostDisplayName,
+        patientId: patient.id,
+        provider: provider.name,
+        roomId: room.roomId,
+        code,
+        roomUrl: room.roomUrl,
+        publicLink,
+        scheduledStart: current.start,
+        scheduledEnd: current.end,
+        roomDetails: room.details,
+        createdBy: actor.subject,
+        now,
+      });
+      const updated = await txRepo.update(withVirtualService(current, { provider: provider.name, address: publicLink, sessionKey: code }));
+      await store.appendEvent(
+        tx,
+        meetingId,
+        'meeting_created',
+        { appointmentId, provider: provider.name, providerRoomId: room.roomId, appointmentVersion: updated.resource.meta?.versionId },
+        userTrigger(actor),
+        now,
+      );
+      return { row, created: true };
+    });
+    return { meeting: store.toMeeting(result.row), created: result.created };
+  }
+
+  /** A meeting now, hosted by the calling practitioner, with or without a known patient. */
+  async createInstantMeeting(actor: Principal, input: { patientId?: string; displayName?: string }): Promise<Meeting> {
+    const practitionerId = practitionerIdOf(actor);
+    if (!practitionerId) throw forbidden('An instant meeting is hosted by a signed-in practitioner');
+    const repo = this.repository(actor.orgId, actor);
+    if (input.patientId) await repo.read<Patient>('Patient', input.patientId);
+    const hostDisplayName = input.displayName ?? actor.displayName ?? (await this.practitionerName(repo, practitionerId));
+
+    const meetingId = randomUUID();
+    const provider = await this.opts.providers.providerForOrg(actor.orgId);
+    const room = await callProvider(() => provider.createRoom({ name: `instant-${meetingId}`, description: 'Telehealth visit', meetingId }));
+    const row = await this.withUniqueCode(async (tx, code) => {
+      const now = this.now();
+      const inserted = await store.insertMeeting(tx, {
+        id: meetingId,
+        orgId: actor.orgId,
+        hostPractitionerId: practitionerId,
+        hostDisplayName,
+        patientId: input.patientId,
+        provider: provider.name,
+        roomId: room.roomId,
+        code,
+        roomUrl: room.roomUrl,
+        publicLink: this.publicLink(code),
+        scheduledStart: now.toISOString(),
+        roomDetails: room.details,
+        createdBy: actor.subject,
+        now,
+      });
+      await store.appendEvent(tx, meetingId, 'meeting_created', { instant: true, provider: provider.name, providerRoomId: room.roomId }, userTrigger(actor), now);
+      return inserted;
+    });
+    return store.toMeeting(row);
+  }
+
+  // ------------------------------------------------------------------------------------------------- read
+
+  async getMeeting(actor: Principal, meetingId: string): Promise<Meeting> {
+    return store.toMeeting(await this.readableMeeting(actor, meetingId));
+  }
+
+  async listMeetings(actor: Principal, query: ListQuery): Promise<{ meetings: Meeting[]; next?: number }> {
+    const patientId = actor.role === 'patient' ? patientIdOf(actor) : undefined;
+    if (actor.role === 'patient' && !patientId) return { meetings: [] };
+    if (actor.kind !== 'user' || !actor.role) throw forbidden('Meetings are listed for signed-in users');
+    const count = Math.min(Math.max(query.count ?? 20, 1), 100);
+    const offset = Math.max(query.offset ?? 0, 0);
+    const rows = await store.listMeetings(this.db, {
+      orgId: actor.orgId,
+      status: query.status,
+      from: query.from,
+      to: query.to,
+      patientId,
+      limit: count + 1,
+      offset,
+    });
+    const meetings = rows.slice(0, count).map(store.toMeeting);
+    return rows.length > count ? { meetings, next: offset + count } : { meetings };
+  }
+
+  async listEvents(actor: Principal, meetingId: string): Promise<MeetingEvent[]> {
+    const row = await this.readableMeeting(actor, meetingId);
+    return store.listEvents(this.db, row.id);
+  }
+
+  async listParticipants(actor: Principal, meetingId: string): Promise<Participant[]> {
+    const row = await this.readableMeeting(actor, meetingId);
+    return store.listParticipants(this.db, row.id);
+  }
+
+  /** Public: only what a join page shows. Unknown → 404, ended or cancelled → 410. */
+  async publicViewByCode(rawCode: string): Promise<PublicMeetingView> {
+    const row = await this.joinableByCode(rawCode);
+    return this.publicView(row);
+  }
+
+  // ------------------------------------------------------------------------------------------------- join
+
+  /**
+   * The server decides the role: the meeting's host practitioner signed in → host; the meeting's patient
+   * signed in or proving their birth date → patient; anyone else → guest. The host's first join starts the
+   * meeting (see startInTx), exactly once however many joins race.
+   */
+  async joinByCode(rawCode: string, input: JoinInput, caller?: Principal): Promise<JoinResult> {
+    const found = await this.joinableByCode(rawCode);
+    const who = await this.identifyJoiner(found, input, caller);
+
+    const { row, participant } = await this.db.transaction(async (tx) => {
+      const now = this.now();
+      const locked = await store.findMeetingAnyOrg(tx, found.id, { lock: true });
+      if (!locked) throw notFound('No meeting has this code');
+      assertJoinable(locked);
+      const participant = await store.insertParticipant(tx, {
+        meetingId: locked.id,
+        userId: who.userId,
+        userType: who.userType,
+        displayName: who.displayName,
+        role: who.role,
+        joinedAt: now,
+      });
+      const trigger: Trigger = caller ? userTrigger(caller) : { by: `participant:${participant.id}`, type: 'user' };
+      await store.appendEvent(
+        tx,
+        locked.id,
+        'participant_joined',
+        { participantId: participant.id, role: who.role, userType: who.userType, displayName: who.displayName },
+        trigger,
+        now,
+      );
+      const row = who.role === 'host' && locked.status === 'scheduled' ? await this.startInTx(tx, locked, caller!, now) : locked;
+      return { row, participant };
+    });
+
+    const credentials = await this.credentialsFor(row, participant);
+    return { meeting: await this.publicView(row), role: participant.role, participantId: participant.id, provider: row.provider, credentials };
+  }
+
+  /** Fresh credentials for someone already in the meeting; a closed session is reopened as a rejoin. */
+  async issueToken(meetingId: string, participantId: string): Promise<Omit<JoinResult, 'meeting'>> {
+    const { row, participant } = await this.db.transaction(async (tx) => {
+      const locked = await store.findMeetingAnyOrg(tx, meetingId, { lock: true });
+      const existing = locked ? await store.findParticipant(tx, locked.id, participantId) : undefined;
+      if (!locked || !existing) throw notFound('No such participant in this meeting');
+      assertJoinable(locked);
+      if (!existing.leftAt) return { row: locked, participant: existing };
+      const now = this.now();
+      const reopened = await store.insertParticipant(tx, { ...existing, joinedAt: now, providerPeerId: undefined });
+      await store.appendEvent(
+        tx,
+        locked.id,
+        'participant_joined',
+        { participantId: reopened.id, previousParticipantId: existing.id, role: reopened.role, userType: reopened.userType, rejoin: true },
+        { by: `participant:${existing.id}`, type: 'user' },
+        now,
+      );
+      return { row: locked, participant: reopened };
+    });
+    return { role: participant.role, participantId: participant.id, provider: row.provider, credentials: await this.credentialsFor(row, participant) };
+  }
+
+  /** Closes that participant's session; leaving twice changes nothing. The meeting stays open for rejoins. */
+  async leave(meetingId: string, participantId: string): Promise<Participant> {
+    return this.db.transaction(async (tx) => {
+      const row = await store.findMeetingAnyOrg(tx, meetingId, { lock: true });
+      const existing = row ? await store.findParticipant(tx, row.id, participantId) : undefined;
+      if (!row || !existing) throw notFound('No such participant in this meeting');
+      const now = this.now();
+      const closed = await store.closeParticipant(tx, participantId, now);
+      if (!closed) return existing;
+      await store.appendEvent(
+        tx,
+        row.id,
+        'participant_left',
+        { participantId, role: closed.role, durationSeconds: closed.durationSeconds, reason: 'left' },
+        { by: `participant:${participantId}`, type: 'user' },
+        now,
+      );
+      return closed;
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------------- end
+
+  /** Host or org admin; ending an ended meeting returns it unchanged. */
+  async endMeeting(actor: Principal, meetingId: string, reason = 'ended by host'): Promise<Meeting> {
+    const row = await store.findMeeting(this.db, actor.orgId, meetingId);
+    if (!row) throw notFound(`Meeting ${meetingId} not found`);
+    const isHost = practitionerIdOf(actor) === row.host_practitioner_id;
+    const isAdmin = actor.kind === 'user' && actor.role === 'admin';
+    if (!isHost && !isAdmin) throw forbidden('Only the host or an administrator can end this meeting');
+    return this.end(row.id, reason, userTrigger(actor));
+  }
+
+  /** The end rule for the system's own reasons (idle, overrun) and for the provider's. */
+  async end(meetingId: string, reason: string, trigger: Trigger = SYSTEM): Promise<Meeting> {
+    const { row, outboxId } = await this.db.transaction(async (tx) => {
+      const locked = await store.findMeetingAnyOrg(tx, meetingId, { lock: true });
+      if (!locked) throw notFound(`Meeting ${meetingId} not found`);
+      if (locked.status === 'ended' || locked.status === 'cancelled') return { row: locked, outboxId: undefined };
+      return this.endInTx(tx, locked, reason, trigger, { endAtProvider: true });
+    });
+    if (outboxId) await this.deliverOutboxItem(outboxId);
+    return store.toMeeting(row);
+  }
+
+  /**
+   * Ends a locked, open meeting: sessions closed, meeting ended, Encounter finished, Appointment fulfilled
+   * or noshow, and — unless the provider itself ended the room — an outbox item to end the room there,
+   * committed with the rest so it cannot be lost.
+   */
+  async endInTx(
+    tx: Queryable,
+    meeting: MeetingRow,
+    reason: string,
+    trigger: Trigger,
+    opts: { endAtProvider: boolean; at?: Date },
+  ): Promise<{ row: MeetingRow; outboxId?: string }> {
+    const now = opts.at ?? this.now();
+    for (const p of await store.closeOpenParticipants(tx, meeting.id, now)) {
+      await store.appendEvent(
+        tx,
+        meeting.id,
+        'participant_left',
+        { participantId: p.id, role: p.role, durationSeconds: p.durationSeconds, reason: 'meeting ended' },
+        trigger,
+        now,
+      );
+    }
+    const tookPart = await store.patientOrGuestTookPart(tx, meeting.id);
+    const row = await store.markEnded(tx, meeting.id, now);
+    await store.appendEvent(tx, meeting.id, 'meeting_ended', { reason, patientOrGuestTookPart: tookPart }, trigger, now);
+
+    const repo = this.opts.store.repositoryInTransaction(tx, { orgId: meeting.org_id, baseUrl: this.fhirBaseUrl });
+    if (meeting.encounter_id) {
+      const encounter = await repo.read<Encounter>('Encounter', meeting.encounter_id);
+      if (encounter.status !== 'finished') {
+        const finished = await repo.update(finishEncounter(encounter, now));
+        await store.appendEvent(
+          tx,
+          meeting.id,
+          'encounter_finished',
+          { encounterId: meeting.encounter_id, lengthMinutes: finished.resource.length?.value },
+          trigger,
+          now,
+        );
+      }
+    }
+    if (meeting.appointment_id) {
+      const appointment = await repo.readIfExists<Appointment>('Appointment', meeting.appointment_id);
+      if (appointment && isAppointmentOpen(appointment)) {
+        // A visit that never started did not happen, whoever waited in the room.
+        const to = tookPart && meeting.started_at ? 'fulfilled' : 'noshow';
+        await repo.update({ ...appointment, status: to });
+        await store.appendEvent(
+          tx,
+          meeting.id,
+          'appointment_status_changed',
+          { appointmentId: appointment.id, from: appointment.status, to },
+          trigger,
+          now,
+        );
+      }
+    }
+    let outboxId: string | undefined;
+    if (opts.endAtProvider) {
+      outboxId = randomUUID();
+      await tx.query(
+        `INSERT INTO provider_outbox (id, org_id, meeting_id, provider, action, payload, next_attempt_at, created_at)
+         VALUES ($1, $2, $3, $4, 'end_room', $5, $6, $6)`,
+        [outboxId, meeting.org_id, meeting.id, meeting.provider, JSON.stringify({ roomId: meeting.meeting_id, reason }), now],
+      );
+    }
+    return { row, outboxId };
+  }
+
+  // ----------------------------------------------------------------------------------------------- outbox
+
+  /** Provider calls due now (or at `at`); returns how many succeeded. The scheduler calls this. */
+  async processDueOutbox(at: Date = this.now(), limit = 20): Promise<number> {
+    const due = await this.db.query<{ id: string }>(
+      `SELECT id FROM provider_outbox WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2`,
+      [at, limit],
+    );
+    let done = 0;
+    for (const { id } of due.rows) if (await this.deliverOutboxItem(id, at)) done++;
+    return done;
+  }
+
+  /**
+   * Claims the item (moving its next attempt past a lease, so another server skips it), calls the provider
+   * outside any transaction, then records success or schedules the next attempt with exponential backoff.
+   */
+  async deliverOutboxItem(id: string, at: Date = this.now()): Promise<boolean> {
+    const leaseUntil = new Date(at.getTime() + 120_000);
+    const claimed = await this.db.transaction(async (tx) => {
+      const r = await tx.query<{ id: string; org_id: string; meeting_id: string | null; provider: Meeting['provider']; payload: { roomId: string; reason: string }; attempts: number }>(
+        `SELECT id, org_id, meeting_id, provider, payload, attempts FROM provider_outbox
+         WHERE id = $1 AND status = 'pending' AND next_attempt_at <= $2 FOR UPDATE SKIP LOCKED`,
+        [id, at],
+      );
+      const item = r.rows[0];
+      if (!item) return undefined;
+      await tx.query('UPDATE provider_outbox SET attempts = attempts + 1, next_attempt_at = $2 WHERE id = $1', [id, leaseUntil]);
+      return { ...item, attempts: item.attempts + 1 };
+    });
+    if (!claimed) return false;
+
+    try {
+      const provider = await this.opts.providers.providerFor(claimed.org_id, claimed.provider);
+      const result = await provider.endRoom(claimed.payload.roomId, { reason: claimed.payload.reason, lock: true });
+      await this.db.transaction(async (tx) => {
+        const now = this.now();
+        await tx.query(`UPDATE provider_outbox SET status = 'done', completed_at = $2, last_error = NULL WHERE id = $1`, [id, now]);
+        if (claimed.meeting_id) {
+          await store.appendEvent(tx, claimed.meeting_id, 'provider_room_ended', { alreadyEnded: result.alreadyEnded, attempt: claimed.attempts }, SYSTEM, now);
+        }
+      });
+      return true;
+    } catch (err) {
+      const maxAttempts = this.opts.outboxMaxAttempts ?? 15;
+      const base = this.opts.outboxBaseDelayMs ?? 5_000;
+      const cap = this.opts.outboxMaxDelayMs ?? 30 * 60_000;
+      const delay = Math.min(cap, base * 2 ** (claimed.attempts - 1));
+      const next = new Date(at.getTime() + delay / 2 + Math.random() * (delay / 2));
+      const failed = claimed.attempts >= maxAttempts;
+      const detail = describeProviderFailure(err);
+      await this.db.transaction(async (tx) => {
+        await tx.query(`UPDATE provider_outbox SET status = $2, next_attempt_at = $3, last_error = $4 WHERE id = $1`, [
+          id,
+          failed ? 'failed' : 'pending',
+          next,
+          detail.message,
+        ]);
+        if (claimed.meeting_id) {
+          await store.appendEvent(
+            tx,
+            claimed.meeting_id,
+            'provider_error',
+            { action: 'end_room', attempt: claimed.attempts, ...detail, ...(failed ? { gaveUp: true } : { nextAttemptAt: next.toISOString() }) },
+            SYSTEM,
+            this.now(),
+          );
+        }
+      });
+      this.opts.log?.warn({ outboxId: id, attempt: claimed.attempts, ...detail }, 'video provider call failed; will retry');
+      return false;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------- automatic ends
+
+  /** Meetings nobody has been in for idleSeconds, and meetings open overrunSeconds past their scheduled end. */
+  async endIdleAndOverrun(at: Date, idleSeconds: number, overrunSeconds: number): Promise<string[]> {
+    const idleBefore = new Date(at.getTime() - idleSeconds * 1000);
+    const overrunBefore = new Date(at.getTime() - overrunSeconds * 1000);
+    const idle = await this.db.query<{ id: string }>(
+      `SELECT m.id FROM virtual_meetings m
+       WHERE m.status = 'active'
+         AND NOT EXISTS (SELECT 1 FROM virtual_meeting_participants p WHERE p.meeting_id = m.id AND p.left_at IS NULL)
+         AND GREATEST(m.started_at, m.provider_session_closed_at,
+               (SELECT max(p.left_at) FROM virtual_meeting_participants p WHERE p.meeting_id = m.id)) <= $1
+       LIMIT 100`,
+      [idleBefore],
+    );
+    const overrun = await this.db.query<{ id: string }>(
+      `SELECT id FROM virtual_meetings
+       WHERE status IN ('scheduled', 'active') AND scheduled_end IS NOT NULL AND scheduled_end <= $1 LIMIT 100`,
+      [overrunBefore],
+    );
+    const ended: string[] = [];
+    const idleIds = new Set(idle.rows.map((r) => r.id));
+    for (const id of idleIds) {
+      await this.end(id, 'nobody in the room');
+      ended.push(id);
+    }
+    for (const { id } of overrun.rows) {
+      if (idleIds.has(id)) continue;
+      await this.end(id, 'scheduled end passed');
+      ended.push(id);
+    }
+    return ended;
+  }
+
+  // ------------------------------------------------------------------------------------------- internals
+
+  /** The start rule, inside the transaction holding the meeting row lock (so it runs once per meeting). */
+  private async startInTx(tx: Queryable, meeting: MeetingRow, host: Principal, now: Date): Promise<MeetingRow> {
+    const repo = this.opts.store.repositoryInTransaction(tx, { orgId: meeting.org_id, baseUrl: this.fhirBaseUrl, principal: host });
+    const trigger = userTrigger(host);
+    let encounterId: string | undefined;
+    if (meeting.patient_id) {
+      const created = await repo.create(
+        newTelehealthEncounter({
+          meetingId: meeting.id,
+          patientId: meeting.patient_id,
+          practitionerId: meeting.host_practitioner_id,
+          appointmentId: meeting.appointment_id ?? undefined,
+          publicLink: meeting.public_link,
+          start: now,
+        }),
+      );
+      encounterId = created.resource.id;
+    }
+    await store.markStarted(tx, meeting.id, encounterId, now);
+    await store.appendEvent(tx, meeting.id, 'meeting_started', {}, trigger, now);
+    if (encounterId) await store.appendEvent(tx, meeting.id, 'encounter_created', { encounterId }, trigger, now);
+    if (meeting.appointment_id) {
+      const appointment = await repo.readIfExists<Appointment>('Appointment', meeting.appointment_id);
+      if (appointment && isAppointmentOpen(appointment) && appointment.status !== 'arrived') {
+        await repo.update({ ...appointment, status: 'arrived' });
+        await store.appendEvent(
+          tx,
+          meeting.id,
+          'appointment_status_changed',
+          { appointmentId: appointment.id, from: appointment.status, to: 'arrived' },
+          trigger,
+          now,
+        );
+      }
+    }
+    return { ...meeting, status: 'active', started_at: now, encounter_id: encounterId ?? null, updated_at: now };
+  }
+
+  private async identifyJoiner(
+    meeting: MeetingRow,
+    input: JoinInput,
+    caller: Principal | undefined,
+  ): Promise<{ role: ParticipantRole; userType: UserType; userId?: string; displayName: string }> {
+    const sameOrg = caller?.kind === 'user' && caller.orgId === meeting.org_id;
+    const name = (fallback: string) => (input.displayName?.trim() || caller?.displayName || fallback).slice(0, 200);
+    if (sameOrg && practitionerIdOf(caller!) === meeting.host_practitioner_id) {
+      return { role: 'host', userType: 'practitioner', userId: caller!.subject, displayName: name(meeting.host_display_name ?? 'Host') };
+    }
+    if (sameOrg && meeting.patient_id && patientIdOf(caller!) === meeting.patient_id) {
+      return { role: 'patient', userType: 'patient', userId: caller!.subject, displayName: name('Patient') };
+    }
+    if (input.birthDate !== undefined && meeting.patient_id) {
+      const patient = await this.repository(meeting.org_id).readIfExists<Patient>('Patient', meeting.patient_id);
+      if (!patient?.birthDate || patient.birthDate !== input.birthDate.trim()) {
+        throw forbidden('The birth date does not match the patient of this meeting');
+      }
+      return { role: 'patient', userType: 'patient', userId: `Patient/${meeting.patient_id}`, displayName: name('Patient') };
+    }
+    const userType: UserType = caller?.role === 'practitioner' || caller?.role === 'admin' ? 'practitioner' : 'guest';
+    return { role: 'guest', userType, userId: caller?.subject, displayName: name('Guest') };
+  }
+
+  private async joinableByCode(rawCode: string): Promise<MeetingRow> {
+    const code = normalizeMeetingCode(rawCode);
+    const row = code ? await store.findMeetingByCode(this.db, code) : undefined;
+    if (!row) throw notFound('No meeting has this code');
+    assertJoinable(row);
+    return row;
+  }
+
+  private async readableMeeting(actor: Principal, meetingId: string): Promise<MeetingRow> {
+    const row = await store.findMeeting(this.db, actor.orgId, meetingId);
+    if (!row) throw notFound(`Meeting ${meetingId} not found`);
+    if (actor.kind === 'user' && actor.role === 'patient' && patientIdOf(actor) !== row.patient_id) {
+      throw notFound(`Meeting ${meetingId} not found`);
+    }
+    return row;
+  }
+
+  private async credentialsFor(row: MeetingRow, participant: Participant): Promise<JoinCredentials> {
+    const provider: VideoProvider = await this.opts.providers.providerFor(row.org_id, row.provider);
+    const now = this.now().getTime();
+    const scheduledEnd = row.scheduled_end ? new Date(row.scheduled_end).getTime() : now;
+    const grace = (this.opts.credentialsGraceSeconds ?? 2 * 3600) * 1000;
+    return callProvider(() =>
+      provider.issueJoinCredentials({
+        roomId: row.meeting_id,
+        meetingId: row.id,
+        participantId: participant.id,
+        // The provider echoes this id in its presence events; it is how a peer is matched to its session.
+        userId: participant.id,
+        role: participant.role,
+        displayName: participant.displayName,
+        expiresAt: new Date(Math.max(now, scheduledEnd) + grace),
+      }),
+    );
+  }
+
+  private async publicView(row: MeetingRow): Promise<PublicMeetingView> {
+    const view: PublicMeetingView = { meetingId: row.id, code: row.meeting_code, status: row.status, provider: row.provider };
+    if (row.scheduled_start) view.scheduledStart = new Date(row.scheduled_start).toISOString();
+    if (row.scheduled_end) view.scheduledEnd = new Date(row.scheduled_end).toISOString();
+    if (row.host_display_name) view.practitionerName = row.host_display_name;
+    const org = await this.repository(row.org_id).readIfExists<Organization>('Organization', row.org_id);
+    if (org?.name) view.organizationName = org.name;
+    return view;
+  }
+
+  private async practitionerName(repo: FhirRepository, id: string): Promise<string | undefined> {
+    const p = await repo.readIfExists<Practitioner>('Practitioner', id);
+    const n = p?.name?.[0];
+    if (!n) return undefined;
+    return n.text ?? ([...(n.prefix ?? []), ...(n.given ?? []), n.family].filter(Boolean).join(' ') || undefined);
+  }
+
+  private publicLink(code: string): string {
+    return `${this.opts.publicBaseUrl}/join/${code}`;
+  }
+
+  private repository(orgId: string, principal?: Principal): FhirRepository {
+    return this.opts.store.repository({ orgId, baseUrl: this.fhirBaseUrl, principal });
+  }
+
+  /** Runs fn with a fresh code, again with another one in the (astronomically rare) case of a collision. */
+  private async withUniqueCode<T>(fn: (tx: Queryable, code: string) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.transaction((tx) => fn(tx, generateMeetingCode()));
+      } catch (err) {
+        const e = err as { code?: string; constraint?: string; message?: string };
+        const codeClash = e.code === '23505' && (e.constraint === 'virtual_meetings_code' || /virtual_meetings_code/.test(e.message ?? ''));
+        if (!codeClash || attempt >= MAX_CODE_ATTEMPTS) throw err;
+      }
+    }
+  }
+}
+
+// ----------------------------------------------------------------------------------------------- helpers
+
+function checkBookable(appointment: Appointment): { practitioner: { id: string; display?: string }; patient: { id: string; display?: string } } {
+  if (isAppointmentClosed(appointment)) {
+    throw conflict(`Appointment/${appointment.id} is ${appointment.status}; no meeting can be created for it`);
+  }
+  const { practitioner, patient } = findAppointmentActors(appointment);
+  if (!practitioner) throw unprocessable('The Appointment has no Practitioner participant', 'Appointment.participant.actor');
+  if (!patient) throw unprocessable('The Appointment has no Patient participant', 'Appointment.participant.actor');
+  return { practitioner, patient };
+}
+
+function assertJoinable(row: MeetingRow): void {
+  if (row.status === 'ended' || row.status === 'cancelled') throw gone(`This meeting has ${row.status === 'ended' ? 'ended' : 'been cancelled'}`);
+}
+
+function assertStaff(actor: Principal): void {
+  if (actor.kind !== 'user' || (actor.role !== 'practitioner' && actor.role !== 'admin')) {
+    throw forbidden('This needs a signed-in practitioner or administrator');
+  }
+}
+
+export function practitionerIdOf(p: Principal): string | undefined {
+  if (p.kind !== 'user') return undefined;
+  return /^Practitioner\/([A-Za-z0-9\-.]{1,64})$/.exec(p.fhirUser ?? '')?.[1];
+}
+
+export function patientIdOf(p: Principal): string | undefined {
+  if (p.kind !== 'user') return undefined;
+  return /^Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(p.fhirUser ?? '')?.[1];
+}
+
+function userTrigger(p: Principal): Trigger {
+  return { by: p.fhirUser ?? p.subject, type: 'user' };
+}
+
+/** A provider failure becomes a 502 (504 on timeout) OperationOutcome; anything else unexpected too. */
+async function callProvider<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof OperationOutcomeError) throw err;
+    throw badGateway(`The video provider failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function describeProviderFailure(err: unknown): { message: string; providerStatus?: number; code?: string | number } {
+  if (err instanceof ProviderError) {
+    const d: { message: string; providerStatus?: number; code?: string | number } = { message: err.message, code: err.code };
+    if (err.providerStatus !== undefined) d.providerStatus = err.providerStatus;
+    return d;
+  }
+  return { message: err instanceof Error ? err.message : String(err) };
+}
+
+/** A transaction-scoped lock on a name, for "check then insert" that must not run twice at once. */
+async function lockKey(tx: Queryable, name: string): Promise<void> {
+  const key = createHash('sha256').update(name).digest().readBigInt64BE(0).toString();
+  await tx.query('SELECT pg_advisory_xact_lock($1)', [key]);
+}
+
