@@ -10,8 +10,6 @@ import type { AccessPolicy } from '../fhir/rest/types.js';
 import type { FhirStore } from '../fhir/store.js';
 import { createMeetingsModule, type MeetingsModule } from '../meetings/module.js';
 import { meetingRoutes } from '../meetings/routes.js';
-import { createMeetingsModule, type MeetingsModule } from '../meetings/module.js';
-import { meetingRoutes } from '../meetings/routes.js';
 import { signalingRoutes } from '../meetings/p2p/plugin.js';
 import type { SignalingServer } from '../meetings/p2p/signaling-server.js';
 import { registerErrorHandling } from './errors.js';
@@ -25,8 +23,6 @@ export interface AppDeps {
   logger?: FastifyServerOptions['logger'];
   /** Identifies the caller of an API request; until authentication is configured, everyone is the default org. */
   identify?(request: FastifyRequest): Promise<{ orgId: string; access: AccessPolicy }>;
-  /** The virtual meetings feature; built with defaults (p2p, no scheduler) when not given. */
-  meetings?: MeetingsModule;
   /** The virtual meetings feature; built with defaults (p2p, no scheduler) when not given. */
   meetings?: MeetingsModule;
   /** The built-in video provider's signaling server; its socket is served when given. */
@@ -80,7 +76,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     identify: deps.identify ?? auth.identify,
   });
   if (deps.signaling) await app.register(signalingRoutes, { signaling: deps.signaling });
-  await app.register(meetingRoutes, { meetings: deps.meetings ?? createMeetingsModule({ config, db, store }), version: VERSION });
   await app.register(meetingRoutes, { meetings: deps.meetings ?? createMeetingsModule({ config, db, store }), version: VERSION });
   return app;
 }
