@@ -11,6 +11,13 @@ import type { FhirContext, FhirRequest, FhirResponse } from './types.js';
  */
 export type OperationHandler = (req: FhirRequest, ctx: FhirContext, target: { resourceType?: string; id?: string }) => Promise<FhirResponse>;
 
+/** An operation a module offers: key as the router finds it ("Appointment/$find", "$export"), its definition URL. */
+export interface FhirOperation {
+  key: string;
+  definition: string;
+  handler: OperationHandler;
+}
+
 export interface RouterOptions {
   operations: Map<string, OperationHandler>;
   capabilityStatement: () => Resource;
