@@ -41,6 +41,8 @@ export async function createPostgresBus(options: PostgresBusOptions): Promise<Si
   let client: pg.Client | undefined;
   let closed = false;
   let connecting: Promise<void> | undefined;
+  // pg wants one query at a time per client; the chain also keeps this instance's messages in publish order.
+  let sending: Promise<unknown> = Promise.resolve();
 
   const deliver = (message: BusMessage) => {
     for (const h of handlers) {
@@ -126,7 +128,9 @@ export async function createPostgresBus(options: PostgresBusOptions): Promise<Si
         calls.push(`pg_notify($1, $${i + 2})`);
       }
       // One statement, one transaction: the chunks of a message are delivered together.
-      await c.query(`SELECT ${calls.join(', ')}`, params);
+      const sent = sending.then(() => c.query(`SELECT ${calls.join(', ')}`, params));
+      sending = sent.catch(() => undefined);
+      await sent;
     },
     subscribe(handler) {
       handlers.add(handler);

@@ -21,6 +21,8 @@ export interface SignalingInstance {
 export async function startSignaling(
   bus: SignalingBus,
   options: Partial<Omit<SignalingServerOptions, 'bus' | 'onPresence'>> = {},
+  /** Extra routes on the same origin (the browser test serves its page here). */
+  routes?: (app: FastifyInstance) => void,
 ): Promise<SignalingInstance> {
   const presence: ProviderEvent[] = [];
   const server = createSignalingServer({
@@ -32,6 +34,7 @@ export async function startSignaling(
   });
   const app = Fastify();
   await app.register(signalingRoutes, { signaling: server });
+  routes?.(app);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as { port: number };
   return { app, server, url: `ws://127.0.0.1:${port}${SIGNALING_PATH}`, presence, close: () => app.close() };
