@@ -196,7 +196,7 @@ export function parseJoinResult(data: unknown): JoinResult {
 export function parseEvent(data: unknown): MeetingEvent {
   const e = record(data);
   return {
-    id: pickString(e, 'id') ?? '',
+    id: pickString(e, 'id', 'seq') ?? '',
     type: pickString(e, 'eventType', 'event_type', 'type') ?? 'unknown',
     data: record(e.eventData ?? e.event_data ?? e.data),
     triggeredByType: pickString(e, 'triggeredByType', 'triggered_by_type'),
@@ -223,16 +223,36 @@ export function createMeetingsApi(http: HttpClient) {
     async createInstant(input: { patientId?: string; displayName?: string } = {}): Promise<Meeting> {
       return parseMeeting(await http.request('POST', `${base}/instant`, { body: input }));
     },
+    /** The meeting with its participant sessions (for the host: who is waiting, who took part). */
     async get(meetingId: string): Promise<Meeting> {
-      return parseMeeting(await http.request('GET', `${base}/${encodeURIComponent(meetingId)}`));
+      const id = encodeURIComponent(meetingId);
+      const [meeting, participants] = await Promise.all([
+        http.request('GET', `${base}/${id}`),
+        http.request('GET', `${base}/${id}/participants`),
+      ]);
+      return { ...parseMeeting(meeting), participants: items(participants, 'participants').map(parseParticipant) };
     },
+    /**
+     * Meetings in a time range. Meetings that have not started get their participant sessions too, since
+     * "waiting patient" is a state only they can be in.
+     */
     async list(filter: { from?: Date; to?: Date; status?: MeetingStatus } = {}): Promise<Meeting[]> {
       const params = new URLSearchParams();
       if (filter.from) params.set('from', filter.from.toISOString());
       if (filter.to) params.set('to', filter.to.toISOString());
       if (filter.status) params.set('status', filter.status);
-      params.set('limit', '100');
-      return items(await http.request('GET', `${base}?${params.toString()}`), 'meetings').map(parseMeeting);
+      params.set('count', '100');
+      const meetings = items(await http.request('GET', `${base}?${params.toString()}`), 'meetings').map(parseMeeting);
+      return Promise.all(
+        meetings.map(async (m) => {
+          if (m.status !== 'scheduled' || m.participants.length > 0) return m;
+          const participants = await http
+            .request('GET', `${base}/${encodeURIComponent(m.id)}/participants`)
+            .then((data) => items(data, 'participants').map(parseParticipant))
+            .catch(() => []);
+          return { ...m, participants };
+        }),
+      );
     },
     async events(meetingId: string): Promise<MeetingEvent[]> {
       return items(await http.request('GET', `${base}/${encodeURIComponent(meetingId)}/events`), 'events').map(parseEvent);

@@ -236,7 +236,7 @@ function Unavailable({ reason, error, onRetry }: { reason?: 'ended' | 'cancelled
     title = 'This visit has ended';
     body = 'The link no longer works. If you still need to talk to your clinician, contact your clinic.';
   }
-  if (reason === 'cancelled') {
+  if (reason === 'cancelled' || (status === 410 && /cancel/i.test(error?.message ?? ''))) {
     title = 'This visit was cancelled';
     body = 'Contact your clinic to book a new time.';
   }

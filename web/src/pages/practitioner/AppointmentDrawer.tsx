@@ -231,7 +231,7 @@ function JoinLinkSection({
   return (
     <section aria-labelledby="drawer-link">
       <Title order={3} size="h5" id="drawer-link" mb="xs">
-        Patient's join link
+        Video link
       </Title>
       {meetingError && <ErrorAlert error={meetingError} title="Could not load the video meeting" onRetry={reload} />}
       {!meetingError && !link && (
