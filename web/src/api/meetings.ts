@@ -265,20 +265,16 @@ export function createMeetingsApi(http: HttpClient) {
     async join(code: string, input: JoinInput): Promise<JoinResult> {
       return parseJoinResult(await http.request('POST', `${base}/join/${encodeURIComponent(code)}`, { body: input, auth: 'optional' }));
     },
-    async freshCredentials(meetingId: string, participantId: string, joinToken?: string): Promise<JoinCredentials> {
+    /** For a reconnect: the participant id handed out at join is what authorizes it. */
+    async freshCredentials(meetingId: string, participantId: string): Promise<JoinCredentials> {
       const data = await http.request<unknown>('POST', `${base}/${encodeURIComponent(meetingId)}/token`, {
         body: { participantId },
         auth: 'optional',
-        headers: joinToken ? { 'X-Join-Token': joinToken } : undefined,
       });
       return parseCredentials(record(data).credentials ?? data);
     },
-    async leave(meetingId: string, participantId: string, joinToken?: string): Promise<void> {
-      await http.request('POST', `${base}/${encodeURIComponent(meetingId)}/leave`, {
-        body: { participantId },
-        auth: 'optional',
-        headers: joinToken ? { 'X-Join-Token': joinToken } : undefined,
-      });
+    async leave(meetingId: string, participantId: string): Promise<void> {
+      await http.request('POST', `${base}/${encodeURIComponent(meetingId)}/leave`, { body: { participantId }, auth: 'optional' });
     },
     async end(meetingId: string): Promise<Meeting> {
       return parseMeeting(await http.request('POST', `${base}/${encodeURIComponent(meetingId)}/end`, { body: {} }));

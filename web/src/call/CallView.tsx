@@ -98,6 +98,12 @@ export function CallView({ session, isHost, title, onFinished, onEndVisit, waiti
         </Alert>
       )}
 
+      {snap.notice && (
+        <Alert color="yellow" role="status" title="Camera or microphone">
+          {snap.notice}
+        </Alert>
+      )}
+
       {isHost && lobby.length > 0 && (
         <Alert color="orange" role="status" title="In the waiting room" data-testid="host-waiting-list">
           {lobby.map((w) => w.displayName).join(', ')}

@@ -1,3 +1,5 @@
+import type { JoinCredentials } from '../api/meetings.js';
+
 /**
  * What the call screen needs from a video provider, whichever it is. Each provider's browser SDK sits behind
  * this one small interface (p2p: our own client module; 100ms: hms-video-store), so the screen has one code path.
@@ -45,6 +47,8 @@ export interface CallSnapshot {
   cameraOn: boolean;
   /** Why the call ended or failed, in words for a person. */
   message?: string;
+  /** A problem that does not end the call (a refused camera), in words for a person. */
+  notice?: string;
 }
 
 export interface CallSession {
@@ -63,6 +67,8 @@ export interface StartOptions {
   displayName: string;
   micOn: boolean;
   cameraOn: boolean;
+  /** Fresh credentials for a reconnect (join tokens are short-lived). */
+  refreshCredentials?: () => Promise<JoinCredentials>;
 }
 
 /** A tiny observable for adapters: immutable snapshots, as useSyncExternalStore expects. */

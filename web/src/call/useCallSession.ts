@@ -10,14 +10,14 @@ import type { CallSession, StartOptions } from './types.js';
 export function useCallSession(credentials: JoinCredentials | undefined, options: StartOptions): { session?: CallSession; error?: Error } {
   const [session, setSession] = useState<CallSession>();
   const [error, setError] = useState<Error>();
-  const { displayName, micOn, cameraOn } = options;
+  const { displayName, micOn, cameraOn, refreshCredentials } = options;
 
   useEffect(() => {
     if (!credentials) return;
     let current: CallSession | undefined;
     let cancelled = false;
     setError(undefined);
-    createCallSession(credentials, { displayName, micOn, cameraOn })
+    createCallSession(credentials, { displayName, micOn, cameraOn, refreshCredentials })
       .then(async (s) => {
         if (cancelled) return;
         current = s;

@@ -187,7 +187,18 @@ function InCall({
   meeting: PublicMeeting;
   onDone(phase: Phase): void;
 }) {
-  const { session, error } = useCallSession(phase.join.credentials, { displayName: name, micOn: phase.micOn, cameraOn: phase.cameraOn });
+  const api = useApi();
+  const { meetingId, participantId } = phase.join;
+  const refreshCredentials = useCallback(
+    () => (participantId ? api.meetings.freshCredentials(meetingId, participantId) : Promise.resolve(phase.join.credentials)),
+    [api, meetingId, participantId, phase.join.credentials],
+  );
+  const { session, error } = useCallSession(phase.join.credentials, {
+    displayName: name,
+    micOn: phase.micOn,
+    cameraOn: phase.cameraOn,
+    refreshCredentials,
+  });
   const onFinished = useCallback(
     (state: 'left' | 'ended' | 'failed', message?: string) => {
       if (state === 'left') onDone({ name: 'left' });

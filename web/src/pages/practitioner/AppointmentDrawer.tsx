@@ -59,7 +59,7 @@ export function AppointmentDrawer({ appointmentId, onClose }: Props) {
   const title = d ? patientDisplayName(d.patient) || participantOf(d.appointment, 'Patient')?.display : 'Appointment';
 
   return (
-    <Drawer opened={Boolean(appointmentId)} onClose={onClose} position="right" size="lg" title={<Title order={2} size="h3">{title}</Title>}>
+    <Drawer opened={Boolean(appointmentId)} onClose={onClose} position="right" size="lg" title={title}>
       {data.error && <ErrorAlert error={data.error} title="Could not load the appointment" onRetry={data.reload} />}
       {!d && !data.error && <LoadingBlock label="Loading the appointment…" />}
       {d && <DrawerBody data={d} reload={data.reload} />}

@@ -181,10 +181,16 @@ function HostCall({
   const api = useApi();
   const session = useSignedIn();
   const { navigate } = useRouter();
+  const { meetingId, participantId } = phase.join;
+  const refreshCredentials = useCallback(
+    () => (participantId ? api.meetings.freshCredentials(meetingId, participantId) : Promise.resolve(phase.join.credentials)),
+    [api, meetingId, participantId, phase.join.credentials],
+  );
   const { session: call, error } = useCallSession(phase.join.credentials, {
     displayName: session.user.displayName,
     micOn: phase.micOn,
     cameraOn: phase.cameraOn,
+    refreshCredentials,
   });
   const participants = useAsync(() => api.meetings.get(meeting.id), [api, meeting.id]);
   useInterval(participants.reload, 5000, { autoInvoke: true });
