@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -63,7 +64,60 @@ const schema = z.object({
   HMS_TEMPLATE_ID: z.string().min(1).optional(),
   HMS_WEBHOOK_SECRET: z.string().min(1).optional(),
   HMS_API_BASE_URL: z.string().url().optional(),
+  /** 32 bytes (64 hex digits or base64) for secrets at rest; embedded installs generate one under DATA_DIR. */
+  ENCRYPTION_KEY: z.string().min(32).optional(),
+  /** Comma-separated origins allowed to call the API from a browser; empty = same origin only. */
+  CORS_ORIGINS: z.string().default(''),
+  /** Login attempts per client address per minute. */
+  LOGIN_RATE_LIMIT: z.coerce.number().int().positive().default(10),
+  /** Credentials of the first start; random ones are generated and printed once when unset. */
+  BOOTSTRAP_ADMIN_EMAIL: z.string().email().optional(),
+  BOOTSTRAP_ADMIN_PASSWORD: z.string().min(8).optional(),
+  BOOTSTRAP_PRACTITIONER_EMAIL: z.string().email().optional(),
+  BOOTSTRAP_PRACTITIONER_PASSWORD: z.string().min(8).optional(),
+  BOOTSTRAP_PATIENT_EMAIL: z.string().email().optional(),
+  BOOTSTRAP_PATIENT_PASSWORD: z.string().min(8).optional(),
+  BOOTSTRAP_CLIENT_ID: z.string().min(1).optional(),
+  BOOTSTRAP_CLIENT_SECRET: z.string().min(16).optional(),
+  /** Bulk export ($export) files are split when they reach this many bytes. */
+  EXPORT_FILE_MAX_BYTES: z.coerce.number().int().min(1024).default(256 * 1024 * 1024),
+  /** Finished export files are deleted this long after the export completed. */
+  EXPORT_RETENTION_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
+  /** Exports a client may have queued or running at once; one more is answered 429. */
+  EXPORT_MAX_CONCURRENT_PER_CLIENT: z.coerce.number().int().positive().default(3),
+  /** Run export jobs in this server; 'false' on API-only instances when dedicated instances run them. */
+  EXPORT_WORKER: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  /** Export jobs one server runs at once. */
+  EXPORT_WORKER_CONCURRENCY: z.coerce.number().int().positive().default(1),
+  /** Rows read per keyset page. */
+  EXPORT_PAGE_SIZE: z.coerce.number().int().positive().default(1000),
+  /** Pause between pages, to leave the database to the clinic's daily work during large exports. */
+  EXPORT_PAGE_PAUSE_MS: z.coerce.number().int().min(0).default(0),
+  /** A job whose server stops renewing its lease for this long is taken over by another server. */
+  EXPORT_LEASE_SECONDS: z.coerce.number().int().min(2).default(60),
 });
+
+/** Credentials for the first start (see src/auth/bootstrap.ts). */
+export interface BootstrapConfig {
+  adminEmail?: string;
+  adminPassword?: string;
+  practitionerEmail?: string;
+  practitionerPassword?: string;
+  patientEmail?: string;
+  patientPassword?: string;
+  clientId?: string;
+  clientSecret?: string;
+}
+
+export interface AuthConfig {
+  encryptionKey?: string;
+  corsOrigins: string[];
+  loginRateLimit: number;
+  bootstrap: BootstrapConfig;
+}
 
 /** 100ms credentials from the environment (all four must be set to use them). */
 export interface HmsEnvConfig {
@@ -92,6 +146,19 @@ export interface MeetingsConfig {
   hms?: HmsEnvConfig;
 }
 
+export interface ExportConfig {
+  /** where the local-disk storage keeps export files: DATA_DIR/exports (shared by all instances) */
+  dir: string;
+  fileMaxBytes: number;
+  retentionSeconds: number;
+  maxConcurrentPerClient: number;
+  worker: boolean;
+  workerConcurrency: number;
+  pageSize: number;
+  pagePauseMs: number;
+  leaseSeconds: number;
+}
+
 export interface Config {
   port: number;
   host: string;
@@ -102,6 +169,8 @@ export interface Config {
   maxBodyBytes: number;
   demoData: boolean;
   meetings: MeetingsConfig;
+  auth: AuthConfig;
+  bulkExport: ExportConfig;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -137,6 +206,32 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
               apiBaseUrl: e.HMS_API_BASE_URL,
             }
           : undefined,
+    },
+    auth: {
+      encryptionKey: e.ENCRYPTION_KEY,
+      corsOrigins: e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
+      loginRateLimit: e.LOGIN_RATE_LIMIT,
+      bootstrap: {
+        adminEmail: e.BOOTSTRAP_ADMIN_EMAIL,
+        adminPassword: e.BOOTSTRAP_ADMIN_PASSWORD,
+        practitionerEmail: e.BOOTSTRAP_PRACTITIONER_EMAIL,
+        practitionerPassword: e.BOOTSTRAP_PRACTITIONER_PASSWORD,
+        patientEmail: e.BOOTSTRAP_PATIENT_EMAIL,
+        patientPassword: e.BOOTSTRAP_PATIENT_PASSWORD,
+        clientId: e.BOOTSTRAP_CLIENT_ID,
+        clientSecret: e.BOOTSTRAP_CLIENT_SECRET,
+      },
+    },
+    bulkExport: {
+      dir: join(e.DATA_DIR, 'exports'),
+      fileMaxBytes: e.EXPORT_FILE_MAX_BYTES,
+      retentionSeconds: e.EXPORT_RETENTION_SECONDS,
+      maxConcurrentPerClient: e.EXPORT_MAX_CONCURRENT_PER_CLIENT,
+      worker: e.EXPORT_WORKER,
+      workerConcurrency: e.EXPORT_WORKER_CONCURRENCY,
+      pageSize: e.EXPORT_PAGE_SIZE,
+      pagePauseMs: e.EXPORT_PAGE_PAUSE_MS,
+      leaseSeconds: e.EXPORT_LEASE_SECONDS,
     },
   };
 }

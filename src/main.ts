@@ -4,13 +4,17 @@ import { openDatabase } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { createDefaultFhirStore } from './fhir/default-store.js';
 import { buildApp } from './http/app.js';
+import { bootstrap, printBootstrapCredentials } from './auth/bootstrap.js';
+import { safeLoggerOptions } from './auth/logging.js';
 
 /** Starts the product: configuration, database (embedded when no DATABASE_URL), migrations, HTTP server. */
 async function main(): Promise<void> {
   const config = loadConfig();
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: join(config.dataDir, 'pglite') });
   await migrate(db);
-  const app = await buildApp({ config, db, store: createDefaultFhirStore(db), logger: { level: config.logLevel } });
+  const store = createDefaultFhirStore(db);
+  printBootstrapCredentials(await bootstrap(db, store, config));
+  const app = await buildApp({ config, db, store, logger: safeLoggerOptions(config.logLevel) });
 
   const shutdown = async (signal: string) => {
     app.log.info({ signal }, 'shutting down');

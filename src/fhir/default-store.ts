@@ -1,3 +1,4 @@
+import { auditWrites } from '../audit/write-hook.js';
 import type { Database } from '../db/database.js';
 import {
   deleteIndexRows,
@@ -20,6 +21,7 @@ export function createDefaultFhirStore(db: Database): FhirStore {
       extractIndexes,
       writeIndexRows,
       deleteIndexRows,
+      onWrite: auditWrites({ extractIndexes, writeIndexRows }),
       search: (tx, ctx, resourceType, query, opts) => searchResources(tx, ctx, resourceType, query, opts),
       searchCompartment: (tx, ctx, args) => searchCompartment(tx, ctx, args),
     },

@@ -1,6 +1,8 @@
 import * as fhirStore from './001-fhir-store.js';
 import * as search from './002-search.js';
+import * as auth from './003-auth.js';
 import * as meetings from './004-meetings.js';
+import * as bulkExport from './005-bulk-export.js';
 
 export interface Migration {
   version: number;
@@ -12,5 +14,7 @@ export interface Migration {
 export const migrations: Migration[] = [
   { version: 1, name: 'fhir-store', sql: fhirStore.sql },
   { version: 2, name: 'search', sql: search.sql },
+  { version: 3, name: 'auth', sql: auth.sql },
   { version: 4, name: 'meetings', sql: meetings.sql },
+  { version: 5, name: 'bulk-export', sql: bulkExport.sql },
 ];
