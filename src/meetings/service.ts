@@ -50,6 +50,8 @@ export interface MeetingServiceOptions {
   outboxMaxDelayMs?: number;
   outboxMaxAttempts?: number;
   log?: { warn(obj: object, msg: string): void };
+  /** The name join pages show for an org (the product's organization record). */
+  organizationName?: (orgId: string) => Promise<string | undefined>;
 }
 
 export interface JoinInput {
@@ -615,8 +617,10 @@ export class MeetingService {
     if (row.scheduled_start) view.scheduledStart = new Date(row.scheduled_start).toISOString();
     if (row.scheduled_end) view.scheduledEnd = new Date(row.scheduled_end).toISOString();
     if (row.host_display_name) view.practitionerName = row.host_display_name;
-    const org = await this.repository(row.org_id).readIfExists<Organization>('Organization', row.org_id);
-    if (org?.name) view.organizationName = org.name;
+    const orgName = this.opts.organizationName
+      ? await this.opts.organizationName(row.org_id)
+      : (await this.repository(row.org_id).readIfExists<Organization>('Organization', row.org_id))?.name;
+    if (orgName) view.organizationName = orgName;
     return view;
   }
 

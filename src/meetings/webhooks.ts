@@ -89,8 +89,9 @@ export class WebhookHandler {
         now,
       );
       const open = meeting.status === 'scheduled' || meeting.status === 'active';
-      const at = new Date(event.occurredAt);
-      const when = Number.isNaN(at.getTime()) ? now : at;
+      // Session times are on this server's clock, like every other time in these tables; the provider's own
+      // time of the event is kept in the provider_webhook event (its clock and ours may disagree).
+      const when = now;
       switch (event.type) {
         case 'peer.joined': {
           if (!open || !event.peerId || !event.userId) break;
