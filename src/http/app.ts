@@ -15,6 +15,7 @@ import type { SignalingServer } from '../meetings/p2p/signaling-server.js';
 import { registerErrorHandling } from './errors.js';
 import { registerFhirContentTypes } from './fhir-content.js';
 import { fhirRoutes } from './routes/fhir.js';
+import { defaultWebRoot, webApp, webAppBuilt } from './static.js';
 
 export interface AppDeps {
   config: Config;
@@ -77,5 +78,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   if (deps.signaling) await app.register(signalingRoutes, { signaling: deps.signaling });
   await app.register(meetingRoutes, { meetings: deps.meetings ?? createMeetingsModule({ config, db, store }), version: VERSION });
+  // The web app, when it has been built (npm run build:web); API-only test servers run without it.
+  const webRoot = defaultWebRoot();
+  if (webAppBuilt(webRoot)) await app.register(webApp, { root: webRoot });
   return app;
 }
