@@ -21,7 +21,7 @@ export interface SecretSealer {
 export interface VideoDirectoryOptions {
   db: Queryable;
   sealer?: SecretSealer;
-  p2p: { signingKey: string | Uint8Array; signalingUrl?: string; onRoomEnded?: (e: { roomId: string }) => void | Promise<void> };
+  p2p: { signingKey: string | Uint8Array; signalingUrl?: string; onRoomEnded?: (e: { roomId: string; reason: string; lock: boolean }) => void | Promise<void> };
   hmsEnv?: HmsEnvConfig;
   /** Added to every 100ms provider built (tests shorten timeouts and retries). */
   hmsOverrides?: Partial<HmsProviderConfig>;

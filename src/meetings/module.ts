@@ -17,6 +17,8 @@ export interface MeetingsModule {
   providers: VideoProviderDirectory;
   scheduler: MeetingScheduler;
   joinLimiter: AttemptLimiter;
+  /** The p2p join-token key: the signaling server must verify with the same one. */
+  p2pSigningKey: Uint8Array | string;
 }
 
 export interface MeetingsModuleOptions {
@@ -29,16 +31,20 @@ export interface MeetingsModuleOptions {
   /** Tests: faster 100ms retries, another base URL. */
   hmsOverrides?: VideoDirectoryOptions['hmsOverrides'];
   joinLimits?: AttemptLimits;
+  /** The p2p signaling server closes a room's sockets when told the meeting ended. */
+  p2pOnRoomEnded?: (event: { roomId: string; reason: string; lock: boolean }) => void | Promise<void>;
+  log?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
   service?: Partial<Pick<MeetingServiceOptions, 'outboxBaseDelayMs' | 'outboxMaxDelayMs' | 'outboxMaxAttempts' | 'log'>>;
 }
 
 export function createMeetingsModule(opts: MeetingsModuleOptions): MeetingsModule {
   const m = opts.config.meetings;
+  // Without a configured key, tokens are valid on this process only: fine for the single embedded server.
+  const p2pSigningKey = m.p2pSigningKey ?? randomBytes(32);
   const providers = new VideoProviderDirectory({
     db: opts.db,
     sealer: opts.sealer ?? encryptionKeySealer(opts.config.auth.encryptionKey, opts.config.dataDir),
-    // Without a configured key, tokens are valid on this process only: fine for the single embedded server.
-    p2p: { signingKey: m.p2pSigningKey ?? randomBytes(32), signalingUrl: m.p2pSignalingUrl },
+    p2p: { signingKey: p2pSigningKey, signalingUrl: m.p2pSignalingUrl, onRoomEnded: opts.p2pOnRoomEnded },
     hmsEnv: m.hms,
     hmsOverrides: opts.hmsOverrides,
   });
@@ -49,6 +55,7 @@ export function createMeetingsModule(opts: MeetingsModuleOptions): MeetingsModul
     publicBaseUrl: opts.config.publicBaseUrl,
     now: opts.now,
     organizationName: async (orgId) => (await accounts.getOrganization(opts.db, orgId))?.name,
+    log: opts.log,
     ...opts.service,
   });
   const webhooks = new WebhookHandler({ db: opts.db, providers, meetings: service, idleEndSeconds: m.idleEndSeconds, now: opts.now });
@@ -58,6 +65,7 @@ export function createMeetingsModule(opts: MeetingsModuleOptions): MeetingsModul
     idleEndSeconds: m.idleEndSeconds,
     overrunEndSeconds: m.overrunEndSeconds,
     now: opts.now,
+    log: opts.log,
   });
-  return { service, webhooks, providers, scheduler, joinLimiter: new AttemptLimiter(opts.joinLimits) };
+  return { service, webhooks, providers, scheduler, joinLimiter: new AttemptLimiter(opts.joinLimits), p2pSigningKey };
 }

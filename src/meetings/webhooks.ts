@@ -59,6 +59,14 @@ export class WebhookHandler {
     return provider.parseWebhook(request);
   }
 
+  /**
+   * An event from a source that needs no authentication because it is this server (the p2p signaling
+   * server's presence events); deduplicated and applied like a webhook's.
+   */
+  applyTrustedEvent(event: ProviderEvent): Promise<'processed' | 'duplicates' | 'ignored'> {
+    return this.apply(event);
+  }
+
   private async apply(event: ProviderEvent): Promise<'processed' | 'duplicates' | 'ignored'> {
     const trigger: Trigger = { by: event.provider, type: 'provider' };
     let endedOutboxId: string | undefined;
