@@ -70,6 +70,8 @@ const schema = z.object({
   CORS_ORIGINS: z.string().default(''),
   /** Login attempts per client address per minute. */
   LOGIN_RATE_LIMIT: z.coerce.number().int().positive().default(10),
+  /** OAuth token requests per client address per minute (backend services ask every few minutes). */
+  TOKEN_RATE_LIMIT: z.coerce.number().int().positive().default(60),
   /** Credentials of the first start; random ones are generated and printed once when unset. */
   BOOTSTRAP_ADMIN_EMAIL: z.string().email().optional(),
   BOOTSTRAP_ADMIN_PASSWORD: z.string().min(8).optional(),
@@ -116,6 +118,7 @@ export interface AuthConfig {
   encryptionKey?: string;
   corsOrigins: string[];
   loginRateLimit: number;
+  tokenRateLimit: number;
   bootstrap: BootstrapConfig;
 }
 
@@ -211,6 +214,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       encryptionKey: e.ENCRYPTION_KEY,
       corsOrigins: e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
       loginRateLimit: e.LOGIN_RATE_LIMIT,
+      tokenRateLimit: e.TOKEN_RATE_LIMIT,
       bootstrap: {
         adminEmail: e.BOOTSTRAP_ADMIN_EMAIL,
         adminPassword: e.BOOTSTRAP_ADMIN_PASSWORD,

@@ -78,7 +78,7 @@ export async function registerAuth(app: FastifyInstance, deps: AuthDeps) {
 
   const limit = { max: config.auth.loginRateLimit, timeWindow: '1 minute' };
   sessionRoutes(app, auth, limit);
-  oauthRoutes(app, auth, limit);
+  oauthRoutes(app, auth, { max: config.auth.tokenRateLimit, timeWindow: '1 minute' });
   discoveryRoutes(app, auth);
   adminRoutes(app, auth);
 

@@ -1,0 +1,185 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditEvent } from '@medplum/fhirtypes';
+import { buildAuditEvent } from '../../src/audit/audit-event.js';
+import { AuditBatchWriter } from '../../src/audit/batch-writer.js';
+import { fhirAccessOf } from '../../src/audit/http-audit.js';
+import type { Database } from '../../src/db/database.js';
+import { extractIndexes, writeIndexRows } from '../../src/fhir/search/index.js';
+import { loadValidationDefinitions, validateResource } from '../../src/fhir/validation/validate.js';
+import { DEFAULT_ORG_ID } from '../../src/tenancy.js';
+import { createTestServer, type TestServer, type TestUser } from '../support/app.js';
+import { createTestDatabase, testDatabaseKinds } from '../support/db.js';
+
+async function auditEvents(db: Database, orgId: string): Promise<AuditEvent[]> {
+  const r = await db.query<{ resource_data: AuditEvent }>(
+    `SELECT resource_data FROM fhir_resources WHERE resource_type = 'AuditEvent' AND org_id = $1 ORDER BY last_updated`,
+    [orgId],
+  );
+  return r.rows.map((row) => row.resource_data);
+}
+
+/** Reads are stored by the batch writer within a second or so. */
+async function waitForAudit(db: Database, orgId: string, match: (e: AuditEvent) => boolean): Promise<AuditEvent> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const found = (await auditEvents(db, orgId)).find(match);
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error('AuditEvent not recorded');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const subtype = (e: AuditEvent) => e.subtype?.[0]?.code;
+
+describe('AuditEvent construction', () => {
+  it('builds events that pass the FHIR R4 validator', () => {
+    loadValidationDefinitions();
+    const principal = { orgId: 'o', kind: 'user' as const, subject: 'u1', role: 'practitioner' as const, fhirUser: 'Practitioner/p1', scopes: [] };
+    const samples = [
+      buildAuditEvent({ interaction: 'read', outcome: '0', principal, address: '10.0.0.1', what: 'Patient/1' }),
+      buildAuditEvent({ interaction: 'search-type', outcome: '0', principal, whatType: 'Observation', query: 'code=1234-5' }),
+      buildAuditEvent({ interaction: 'create', outcome: '4', outcomeDesc: 'forbidden', principal: { ...principal, kind: 'client', subject: 'c1', fhirUser: undefined } }),
+      buildAuditEvent({ interaction: 'history-system', outcome: '4', outcomeDesc: 'unauthenticated' }),
+      buildAuditEvent({ interaction: 'delete', outcome: '8', outcomeDesc: 'HTTP 500', principal, what: 'Patient/1/_history/3' }),
+    ];
+    for (const event of samples) expect(() => validateResource(event)).not.toThrow();
+    expect(samples[0]).toMatchObject({
+      type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
+      subtype: [{ system: 'http://hl7.org/fhir/restful-interaction', code: 'read' }],
+      action: 'R',
+      agent: [{ who: { reference: 'Practitioner/p1' }, requestor: true, network: { address: '10.0.0.1', type: '2' } }],
+      entity: [{ what: { reference: 'Patient/1' } }],
+    });
+  });
+
+  it('names the FHIR interaction of each request', () => {
+    expect(fhirAccessOf('GET', '/fhir/Patient/1')).toEqual({ interaction: 'read', what: 'Patient/1' });
+    expect(fhirAccessOf('GET', '/fhir/Patient/1/_history/2')).toEqual({ interaction: 'vread', what: 'Patient/1/_history/2' });
+    expect(fhirAccessOf('GET', '/fhir/Patient?name=x')).toEqual({ interaction: 'search-type', whatType: 'Patient', query: 'name=x' });
+    expect(fhirAccessOf('GET', '/fhir/Patient/1/_history')?.interaction).toBe('history-instance');
+    expect(fhirAccessOf('GET', '/fhir/Patient/_history')?.interaction).toBe('history-type');
+    expect(fhirAccessOf('GET', '/fhir/_history')?.interaction).toBe('history-system');
+    expect(fhirAccessOf('PATCH', '/fhir/Patient/1')?.interaction).toBe('patch');
+    expect(fhirAccessOf('POST', '/fhir', { type: 'transaction' })?.interaction).toBe('transaction');
+    expect(fhirAccessOf('GET', '/fhir/metadata')).toBeUndefined();
+    expect(fhirAccessOf('GET', '/fhir/.well-known/smart-configuration')).toBeUndefined();
+  });
+});
+
+describe.each(testDatabaseKinds())('audit trail on %s', (kind) => {
+  let server: TestServer;
+  let orgId: string;
+  let practitioner: TestUser;
+  let admin: TestUser;
+  beforeAll(async () => {
+    server = await createTestServer(kind);
+    orgId = await server.auth.createOrg('Audited clinic');
+    practitioner = await server.auth.createUser(orgId, 'practitioner');
+    admin = await server.auth.createUser(orgId, 'admin');
+  });
+  afterAll(() => server.close());
+
+  const as = (token: string | undefined, method: string, url: string, payload?: object) =>
+    server.app.inject({
+      method: method as 'GET',
+      url,
+      headers: { authorization: token ? `Bearer ${token}` : undefined, ...(payload ? { 'content-type': 'application/fhir+json' } : {}) },
+      ...(payload ? { payload } : {}),
+    });
+
+  it('records a create in the same transaction, with the user as agent', async () => {
+    const created = await as(practitioner.token, 'POST', '/fhir/Patient', { resourceType: 'Patient', name: [{ family: 'Audited' }] });
+    const id = created.json().id;
+    // No waiting: the event committed with the write.
+    const events = await auditEvents(server.db, orgId);
+    const event = events.find((e) => e.entity?.[0]?.what?.reference === `Patient/${id}/_history/1`);
+    expect(event).toMatchObject({ action: 'C', outcome: '0', subtype: [{ code: 'create' }], agent: [{ who: { reference: practitioner.fhirUser }, requestor: true }] });
+
+    const update = await as(practitioner.token, 'PUT', `/fhir/Patient/${id}`, { resourceType: 'Patient', id, name: [{ family: 'Audited2' }] });
+    expect(update.statusCode).toBe(200);
+    await as(practitioner.token, 'DELETE', `/fhir/Patient/${id}`);
+    const after = await auditEvents(server.db, orgId);
+    expect(after.filter((e) => e.entity?.[0]?.what?.reference?.startsWith(`Patient/${id}/`)).map((e) => e.action)).toEqual(['C', 'U', 'D']);
+  });
+
+  it('records reads, searches, failures and forbidden attempts through the batch writer', async () => {
+    const created = (await as(practitioner.token, 'POST', '/fhir/Patient', { resourceType: 'Patient' })).json();
+    await as(practitioner.token, 'GET', `/fhir/Patient/${created.id}`);
+    await waitForAudit(server.db, orgId, (e) => subtype(e) === 'read' && e.entity?.[0]?.what?.reference === `Patient/${created.id}` && e.outcome === '0');
+
+    await as(practitioner.token, 'GET', '/fhir/Patient?family=Nobody');
+    const search = await waitForAudit(server.db, orgId, (e) => subtype(e) === 'search-type');
+    expect(Buffer.from(search.entity![0].query!, 'base64').toString()).toBe('family=Nobody');
+
+    await as(practitioner.token, 'GET', '/fhir/Patient/does-not-exist');
+    await waitForAudit(server.db, orgId, (e) => e.entity?.[0]?.what?.reference === 'Patient/does-not-exist' && e.outcome === '4' && e.outcomeDesc === 'not found');
+
+    const readOnly = await server.auth.token({ orgId, kind: 'client', subject: 'ro-client', scopes: ['system/*.rs'] });
+    expect((await as(readOnly, 'POST', '/fhir/Patient', { resourceType: 'Patient' })).statusCode).toBe(403);
+    const forbidden = await waitForAudit(server.db, orgId, (e) => e.outcomeDesc === 'forbidden');
+    expect(forbidden).toMatchObject({ action: 'C', outcome: '4', agent: [{ who: { identifier: { value: 'ro-client' } } }] });
+
+    expect((await as(undefined, 'GET', `/fhir/Patient/${created.id}`)).statusCode).toBe(401);
+    const anonymous = await waitForAudit(server.db, DEFAULT_ORG_ID, (e) => e.outcomeDesc === 'unauthenticated');
+    expect(anonymous.agent[0].who?.display).toBe('unauthenticated caller');
+  });
+
+  it('lets admins search the AuditEvents of their org through FHIR, and nobody else', async () => {
+    await as(practitioner.token, 'GET', `/fhir/${practitioner.fhirUser}`);
+    await waitForAudit(server.db, orgId, (e) => e.entity?.[0]?.what?.reference === practitioner.fhirUser);
+    const res = await as(admin.token, 'GET', '/fhir/AuditEvent?_count=100');
+    expect(res.statusCode).toBe(200);
+    expect(res.json().entry.length).toBeGreaterThan(0);
+    expect((await as(practitioner.token, 'GET', '/fhir/AuditEvent')).statusCode).toBe(403);
+    expect((await as(admin.token, 'POST', '/fhir/AuditEvent', buildAuditEvent({ interaction: 'read', outcome: '0' }))).statusCode).toBe(403);
+    const other = await server.auth.createUser(await server.auth.createOrg('Elsewhere'), 'admin');
+    const theirs = await as(other.token, 'GET', '/fhir/AuditEvent?_count=100');
+    const agents = (theirs.json().entry ?? []).map((e: { resource: AuditEvent }) => e.resource.agent[0].who?.reference);
+    expect(agents).not.toContain(practitioner.fhirUser);
+  });
+});
+
+describe.each(testDatabaseKinds())('audit batch writer on %s', (kind) => {
+  it('loses nothing: what is queued is stored on close', async () => {
+    const database = await createTestDatabase(kind);
+    try {
+      const writer = new AuditBatchWriter(database.db, { extractIndexes, writeIndexRows }, { flushIntervalMs: 60_000, maxBatch: 1000 });
+      for (let i = 0; i < 250; i++) writer.enqueue({ orgId: 'org-x', event: buildAuditEvent({ interaction: 'read', outcome: '0', what: `Patient/${i}` }) });
+      expect(writer.pending).toBe(250);
+      await writer.close();
+      expect((await auditEvents(database.db, 'org-x')).length).toBe(250);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('keeps a failed batch and stores it on the next flush', async () => {
+    const database = await createTestDatabase(kind);
+    try {
+      let failNext = true;
+      const errors: unknown[] = [];
+      const writer = new AuditBatchWriter(
+        database.db,
+        {
+          extractIndexes,
+          writeIndexRows: async (...args) => {
+            if (failNext) {
+              failNext = false;
+              throw new Error('database unavailable');
+            }
+            return writeIndexRows(...args);
+          },
+        },
+        { flushIntervalMs: 60_000, onError: (err) => errors.push(err) },
+      );
+      writer.enqueue({ orgId: 'org-y', event: buildAuditEvent({ interaction: 'read', outcome: '0', what: 'Patient/1' }) });
+      await writer.flush();
+      expect(errors).toHaveLength(1);
+      expect(writer.pending).toBe(1);
+      await writer.close();
+      expect((await auditEvents(database.db, 'org-y')).length).toBe(1);
+    } finally {
+      await database.close();
+    }
+  });
+});
