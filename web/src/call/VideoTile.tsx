@@ -36,7 +36,7 @@ export function VideoTile({ peer, local = false, className }: Props) {
     return undefined;
   }, [peer.stream, peer.attachVideo]);
 
-  const label = local ? `You (${peer.displayName})` : peer.displayName;
+  const label = local ? 'You' : peer.displayName;
   return (
     <figure
       className={`video-tile${local ? ' video-tile--local' : ''}${className ? ` ${className}` : ''}`}

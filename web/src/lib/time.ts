@@ -60,5 +60,6 @@ export function zoneLabel(tz: string): string {
   const part = new Intl.DateTimeFormat(undefined, { timeZone: tz, timeZoneName: 'short' })
     .formatToParts(new Date())
     .find((p) => p.type === 'timeZoneName');
-  return part ? `${tz.replace(/_/g, ' ')} (${part.value})` : tz;
+  const name = tz.replace(/_/g, ' ');
+  return part && part.value !== tz ? `${name} (${part.value})` : name;
 }
