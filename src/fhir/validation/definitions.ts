@@ -5,7 +5,9 @@ import { takeOverHotInvariants } from './invariants.js';
 
 /**
  * Invariants whose published R4 FHIRPath is wrong. app-4 in the R4 text tests `'no-show'` while the code is
- * `noshow`, so every no-show with a cancelation reason would be refused; R5 fixed the expression.
+ * `noshow`, so every no-show with a cancelation reason would be refused; R5 fixed the expression. Medplum's
+ * bundled definitions carry the fix today; setting it here keeps no-shows storable whatever definitions are
+ * installed.
  */
 const CORRECTED_INVARIANTS: readonly { type: string; key: string; expression: string }[] = [
   {
@@ -61,12 +63,21 @@ function correctInvariants(): void {
   }
 }
 
-/** Abstract types (Resource, DomainResource) have schemas too, but nobody may store one. */
+/**
+ * Abstract types (Resource, DomainResource) have schemas too, but nobody may store one; and the bundle also
+ * carries a later-version resource (SubscriptionStatus, 4.3.0) that is not part of R4.
+ */
 function collectConcreteResourceTypes(bundle: Bundle): ReadonlySet<string> {
   const names = new Set<string>();
   for (const entry of bundle.entry ?? []) {
     const sd = entry.resource as StructureDefinition | undefined;
-    if (sd?.resourceType === 'StructureDefinition' && sd.kind === 'resource' && !sd.abstract && sd.derivation !== 'constraint') {
+    if (
+      sd?.resourceType === 'StructureDefinition' &&
+      sd.kind === 'resource' &&
+      !sd.abstract &&
+      sd.derivation !== 'constraint' &&
+      sd.fhirVersion === '4.0.1'
+    ) {
       names.add(sd.type);
     }
   }

@@ -111,6 +111,7 @@ describe('structural errors, from Medplum and turned into our issues', () => {
     expect(issueAt({ resourceType: 'VirtualMeeting' }, 'resourceType').diagnostics).toMatch(/Unknown resource type "VirtualMeeting"/);
     expect(issueAt({ resourceType: 'DomainResource' }, 'resourceType').code).toBe('invalid');
     expect(issueAt({ resourceType: 'HumanName' }, 'resourceType').code).toBe('invalid');
+    expect(issueAt({ resourceType: 'SubscriptionStatus', status: 'active' }, 'resourceType').code).toBe('invalid'); // R4B
     expect(issueAt({ resourceType: 7 }, 'resourceType').code).toBe('invalid');
   });
 
@@ -168,7 +169,7 @@ describe('extension and contained-resource invariants', () => {
       meta: { versionId: '1', security: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'R' }] },
       contained: [{ resourceType: 'Patient', id: 'q' }],
     };
-    const appointment = { ...telehealthAppointment(), contained: [contained] };
+    const appointment: Record<string, any> = { ...telehealthAppointment(), contained: [contained] };
     appointment.participant[0].actor = { reference: '#p' };
     const keys = issuesOf(appointment)
       .filter((i) => i.code === 'invariant')
@@ -224,7 +225,7 @@ describe('required bindings', () => {
     appointment.extension.push({ url: 'http://example.org/fhir/StructureDefinition/source', valueIdentifier: { use: 'main', value: '1' } });
     expect(issueAt(appointment, 'Appointment.extension[1].valueIdentifier.use').code).toBe('code-invalid');
 
-    const withContained = { ...telehealthAppointment(), contained: [{ resourceType: 'Patient', id: 'p', gender: 'x' }] };
+    const withContained: Record<string, any> = { ...telehealthAppointment(), contained: [{ resourceType: 'Patient', id: 'p', gender: 'x' }] };
     withContained.participant[0].actor = { reference: '#p' };
     expect(issueAt(withContained, 'Appointment.contained[0].gender').code).toBe('code-invalid');
   });
