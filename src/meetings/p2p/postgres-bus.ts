@@ -14,6 +14,8 @@ const BROADCAST_CHANNEL = 'p2p_signaling';
 const CHUNK_CHARS = 7_000;
 /** Parts of a message whose rest never arrived (connection lost mid-message) are dropped after this. */
 const PARTIAL_TTL_MS = 30_000;
+/** Notifications of one transaction are held in memory until commit; keep batches moderate. */
+const MAX_NOTIFY_PER_QUERY = 200;
 const RECONNECT_DELAY_MS = [100, 500, 1_000, 2_000, 5_000];
 
 export interface PostgresBusOptions {
@@ -41,8 +43,42 @@ export async function createPostgresBus(options: PostgresBusOptions): Promise<Si
   let client: pg.Client | undefined;
   let closed = false;
   let connecting: Promise<void> | undefined;
-  // pg wants one query at a time per client; the chain also keeps this instance's messages in publish order.
-  let sending: Promise<unknown> = Promise.resolve();
+  // pg wants one query at a time per client. Messages published while a query is in flight are sent
+  // together in the next one: one round trip for many notifications, still in publish order.
+  let queue: { channel: string; frames: string[]; done: (err?: unknown) => void }[] = [];
+  let flushing = false;
+  const flush = async () => {
+    if (flushing) return;
+    flushing = true;
+    try {
+      while (queue.length > 0) {
+        const batch: typeof queue = [];
+        let calls = 0;
+        while (queue.length > 0 && (batch.length === 0 || calls + queue[0].frames.length <= MAX_NOTIFY_PER_QUERY)) {
+          calls += queue[0].frames.length;
+          batch.push(queue.shift()!);
+        }
+        const params: string[] = [];
+        const select: string[] = [];
+        for (const item of batch) {
+          for (const frame of item.frames) {
+            params.push(item.channel, frame);
+            select.push(`pg_notify($${params.length - 1}, $${params.length})`);
+          }
+        }
+        try {
+          const c = client;
+          if (!c) throw new Error('signaling bus is not connected');
+          await c.query(`SELECT ${select.join(', ')}`, params);
+          for (const item of batch) item.done();
+        } catch (err) {
+          for (const item of batch) item.done(err);
+        }
+      }
+    } finally {
+      flushing = false;
+    }
+  };
 
   const deliver = (message: BusMessage) => {
     for (const h of handlers) {
@@ -115,22 +151,18 @@ export async function createPostgresBus(options: PostgresBusOptions): Promise<Si
     instanceId,
     async publish(message, to) {
       if (!client && connecting) await connecting;
-      const c = client;
-      if (!c) throw new Error('signaling bus is not connected');
+      if (!client) throw new Error('signaling bus is not connected');
       const channel = to === undefined ? BROADCAST_CHANNEL : instanceChannel(to);
       const text = asciiJson(message);
       const msgId = `${instanceId}.${(counter++).toString(36)}`;
       const total = Math.max(1, Math.ceil(text.length / CHUNK_CHARS));
-      const params: string[] = [channel];
-      const calls: string[] = [];
-      for (let i = 0; i < total; i++) {
-        params.push(`${msgId}|${i}|${total}|${text.slice(i * CHUNK_CHARS, (i + 1) * CHUNK_CHARS)}`);
-        calls.push(`pg_notify($1, $${i + 2})`);
-      }
-      // One statement, one transaction: the chunks of a message are delivered together.
-      const sent = sending.then(() => c.query(`SELECT ${calls.join(', ')}`, params));
-      sending = sent.catch(() => undefined);
-      await sent;
+      const frames: string[] = [];
+      for (let i = 0; i < total; i++) frames.push(`${msgId}|${i}|${total}|${text.slice(i * CHUNK_CHARS, (i + 1) * CHUNK_CHARS)}`);
+      // One statement is one transaction: the chunks of a message are delivered together.
+      await new Promise<void>((resolve, reject) => {
+        queue.push({ channel, frames, done: (err) => (err ? reject(err) : resolve()) });
+        void flush();
+      });
     },
     subscribe(handler) {
       handlers.add(handler);

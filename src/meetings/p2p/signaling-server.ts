@@ -101,10 +101,14 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
   const timers: NodeJS.Timeout[] = [];
 
   const send = (socket: WebSocket, message: ServerMessage) => {
+    sendRaw(socket, JSON.stringify(message));
+  };
+
+  const sendRaw = (socket: WebSocket, frame: string) => {
     if (socket.readyState !== WebSocket.OPEN) return;
     // A peer that stopped reading would otherwise grow our memory without bound.
     if (socket.bufferedAmount > MAX_BUFFERED_BYTES) return socket.terminate();
-    socket.send(JSON.stringify(message));
+    socket.send(frame);
   };
 
   const closeSocket = (socket: WebSocket, code: number, reason: string) => {
@@ -261,7 +265,8 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
         }
         if (target.instanceId === self) {
           const to = connections.get(target.peerId);
-          if (to) send(to.socket, { type: 'signal', from: m.peerId, data: message.data });
+          // The hot path: the frame is assembled around the payload rather than re-serialising an envelope.
+          if (to) sendRaw(to.socket, `{"type":"signal","from":${JSON.stringify(m.peerId)},"data":${JSON.stringify(message.data)}}`);
         } else {
           void publish({ kind: 'signal', origin: self, roomId: m.roomId, from: m.peerId, to: target.peerId, data: message.data }, target.instanceId);
         }
