@@ -1,6 +1,7 @@
 import type { Patient, Practitioner } from '@medplum/fhirtypes';
 import type { BootstrapConfig, Config } from '../config.js';
 import type { Database } from '../db/database.js';
+import { OperationOutcomeError } from '../fhir/outcomes.js';
 import type { FhirStore } from '../fhir/store.js';
 import { DEFAULT_ORG_ID } from '../tenancy.js';
 import { hashSecret, randomSecret } from './passwords.js';
@@ -33,21 +34,29 @@ export async function bootstrap(db: Database, store: FhirStore, config: Config):
   if (existing.rowCount > 0) return { created: false };
 
   const repo = store.repository({ orgId: DEFAULT_ORG_ID, baseUrl: `${config.publicBaseUrl}/fhir` });
-  await repo.update({ resourceType: 'Organization', id: DEFAULT_ORG_ID, active: true, name: 'Demo Clinic' });
-  await repo.update<Practitioner>({
+  // Two servers may create the same resource at the same moment; the loser's 409 means it is there.
+  const ensure = async (write: () => Promise<unknown>) => {
+    try {
+      await write();
+    } catch (err) {
+      if (!(err instanceof OperationOutcomeError && err.status === 409)) throw err;
+    }
+  };
+  await ensure(() => repo.update({ resourceType: 'Organization', id: DEFAULT_ORG_ID, active: true, name: 'Demo Clinic' }));
+  await ensure(() => repo.update<Practitioner>({
     resourceType: 'Practitioner',
     id: DEMO_PRACTITIONER_ID,
     active: true,
     name: [{ prefix: ['Dr.'], given: ['Alex'], family: 'Morgan' }],
-  });
-  await repo.update<Patient>({
+  }));
+  await ensure(() => repo.update<Patient>({
     resourceType: 'Patient',
     id: DEMO_PATIENT_ID,
     active: true,
     name: [{ given: ['Sam'], family: 'Rivera' }],
     birthDate: '1980-04-12',
     managingOrganization: { reference: `Organization/${DEFAULT_ORG_ID}` },
-  });
+  }));
 
   const b: BootstrapConfig = config.auth.bootstrap;
   const login = (email: string | undefined, fallback: string, password: string | undefined): Login => ({
