@@ -1,6 +1,8 @@
 import { Alert, Button, Card, Container, Grid, Group, List, Stack, Text, TextInput, Title } from '@mantine/core';
 import { useInterval } from '@mantine/hooks';
 import { useCallback, useState } from 'react';
+import type { Patient } from '@medplum/fhirtypes';
+import { patientDisplayName } from '../../api/fhir.js';
 import type { JoinResult, Meeting } from '../../api/meetings.js';
 import { meetingState } from '../../api/meetings.js';
 import { CallView } from '../../call/CallView.js';
@@ -23,6 +25,12 @@ function joinLink(meeting: Meeting): string {
 export function HostVisitPage({ meetingId }: { meetingId: string }) {
   const api = useApi();
   const meeting = useAsync(() => api.meetings.get(meetingId), [api, meetingId]);
+  const patientId = meeting.data?.patientId;
+  const patient = useAsync(
+    () => (patientId ? api.fhir.read<Patient>('Patient', patientId) : Promise.resolve(undefined)),
+    [api, patientId],
+  );
+  const title = `${meeting.data?.appointmentId ? 'Video visit' : 'Instant meeting'}${patient.data ? ` with ${patientDisplayName(patient.data)}` : ''}`;
   const [phase, setPhase] = useState<Phase>({ name: 'prejoin' });
   // Arrivals show up here before the host is in the call.
   useInterval(() => phase.name === 'prejoin' && meeting.reload(), 4000, { autoInvoke: true });
@@ -41,16 +49,18 @@ export function HostVisitPage({ meetingId }: { meetingId: string }) {
     );
   }
   const m = meeting.data;
-  if (phase.name === 'call') return <HostCall meeting={m} phase={phase} onLeft={(note) => setPhase({ name: 'prejoin', note })} />;
-  return <PreJoin meeting={m} note={phase.note} onJoined={(join, choice) => setPhase({ name: 'call', join, ...choice })} />;
+  if (phase.name === 'call') return <HostCall meeting={m} title={title} phase={phase} onLeft={(note) => setPhase({ name: 'prejoin', note })} />;
+  return <PreJoin meeting={m} title={title} note={phase.note} onJoined={(join, choice) => setPhase({ name: 'call', join, ...choice })} />;
 }
 
 function PreJoin({
   meeting,
+  title,
   note,
   onJoined,
 }: {
   meeting: Meeting;
+  title: string;
   note?: string;
   onJoined(join: JoinResult, choice: { micOn: boolean; cameraOn: boolean }): void;
 }) {
@@ -85,7 +95,7 @@ function PreJoin({
           </Button>
           <MeetingStateBadge state={meetingState(meeting)} />
         </Group>
-        <Title order={1}>{meeting.appointmentId ? 'Video visit' : 'Instant meeting'}</Title>
+        <Title order={1}>{title}</Title>
         {meeting.scheduledStart && <Text c="dimmed">Scheduled {formatDateTime(meeting.scheduledStart, session.timeZone)}</Text>}
         {note && (
           <Alert color="blue" role="status">
@@ -171,10 +181,12 @@ function PreJoin({
 
 function HostCall({
   meeting,
+  title,
   phase,
   onLeft,
 }: {
   meeting: Meeting;
+  title: string;
   phase: Extract<Phase, { name: 'call' }>;
   onLeft(note?: string): void;
 }) {
@@ -224,7 +236,7 @@ function HostCall({
       <CallView
         session={call}
         isHost
-        title={meeting.appointmentId ? 'Video visit' : 'Instant meeting'}
+        title={title}
         onFinished={onFinished}
         onEndVisit={endVisit}
         waiting={waiting}

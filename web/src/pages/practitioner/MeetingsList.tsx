@@ -8,10 +8,12 @@ import { Link } from '../../router.js';
 interface Props {
   meetings: Meeting[];
   timeZone: string;
+  /** Patient names by appointment id, from the schedule, so the list says who rather than a code. */
+  patientNames?: Map<string, string>;
   onOpenAppointment(id: string): void;
 }
 
-export function MeetingsList({ meetings, timeZone, onOpenAppointment }: Props) {
+export function MeetingsList({ meetings, timeZone, patientNames, onOpenAppointment }: Props) {
   if (meetings.length === 0) return <EmptyState>No video meetings today.</EmptyState>;
   const sorted = [...meetings].sort((a, b) => (a.scheduledStart ?? a.createdAt ?? '').localeCompare(b.scheduledStart ?? b.createdAt ?? ''));
   return (
@@ -37,7 +39,7 @@ export function MeetingsList({ meetings, timeZone, onOpenAppointment }: Props) {
                 <MeetingStateBadge state={state} />
               </Group>
               <Text size="sm" c="dimmed" truncate>
-                {m.appointmentId ? 'Appointment' : 'Instant meeting'} · code {m.code}
+                {(m.appointmentId && patientNames?.get(m.appointmentId)) ?? (m.appointmentId ? 'Appointment' : 'Instant meeting')} · code {m.code}
                 {waiting.length > 0 && ` · waiting: ${waiting.map((p) => p.displayName).join(', ')}`}
               </Text>
             </Stack>

@@ -94,7 +94,7 @@ function Workspace({ practitioner }: { practitioner: string }) {
               <Button variant="default" onClick={() => setBooking(true)} visibleFrom="sm">
                 Book appointment
               </Button>
-              <InstantMeetingButton variant="instant" />
+              <InstantMeetingButton variant="instant" visibleFrom="sm" />
               <UserMenu />
             </Group>
           </Group>
@@ -103,6 +103,7 @@ function Workspace({ practitioner }: { practitioner: string }) {
           <NavLink component={Link} to="/app" label="Today" active={path === '/app' || path === '/app/'} onClick={nav.close} />
           <NavLink component={Link} to="/app/week" label="Week" active={path === '/app/week'} onClick={nav.close} />
           <Stack gap="xs" mt="md" hiddenFrom="sm">
+            <InstantMeetingButton variant="instant" />
             <Button variant="default" onClick={() => setRegistering(true)}>
               Register patient
             </Button>
@@ -134,8 +135,8 @@ function UserMenu() {
   return (
     <Menu position="bottom-end" withinPortal>
       <Menu.Target>
-        <Button variant="subtle" aria-label={`Account: ${session.user.displayName}`}>
-          <Text size="sm" truncate maw={160}>
+        <Button variant="subtle" aria-label={`Account: ${session.user.displayName}`} px="xs">
+          <Text size="sm" truncate maw={{ base: 90, sm: 180 }}>
             {session.user.displayName}
           </Text>
         </Button>

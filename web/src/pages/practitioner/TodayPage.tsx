@@ -5,7 +5,7 @@ import { useAsync } from '../../lib/useAsync.js';
 import { formatDate, startOfDay, zoneLabel } from '../../lib/time.js';
 import { EmptyState, ErrorAlert, LoadingBlock } from '../../components/feedback.js';
 import { useWorkspace } from './PractitionerApp.js';
-import { ScheduleList } from './ScheduleList.js';
+import { ScheduleList, appointmentPatientName } from './ScheduleList.js';
 import { MeetingsList } from './MeetingsList.js';
 
 export function TodayPage() {
@@ -32,6 +32,10 @@ export function TodayPage() {
     },
     15_000,
     { autoInvoke: true },
+  );
+
+  const patientNames = new Map(
+    (schedule.data?.appointments ?? []).map((a) => [a.id ?? '', appointmentPatientName(a, schedule.data!.patients)] as const),
   );
 
   return (
@@ -78,7 +82,9 @@ export function TodayPage() {
             </Title>
             {meetings.error && <ErrorAlert error={meetings.error} title="Could not load meetings" onRetry={meetings.reload} />}
             {!meetings.data && meetings.loading && <LoadingBlock label="Loading meetings…" />}
-            {meetings.data && <MeetingsList meetings={meetings.data} timeZone={timeZone} onOpenAppointment={openAppointment} />}
+            {meetings.data && (
+              <MeetingsList meetings={meetings.data} timeZone={timeZone} patientNames={patientNames} onOpenAppointment={openAppointment} />
+            )}
           </Card>
         </Grid.Col>
       </Grid>
