@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Appointment, Bundle, Schedule, Slot } from '@medplum/fhirtypes';
+import type { Appointment, Bundle, Patient, RelatedPerson, Schedule, Slot } from '@medplum/fhirtypes';
 import { createDefaultFhirStore } from '../../src/fhir/default-store.js';
 import type { FhirRepository } from '../../src/fhir/repository/repository.js';
 import { withAvailability } from '../../src/scheduling/availability.js';
@@ -134,8 +134,8 @@ describe.each(testDatabaseKinds())('scheduling on %s', (kind) => {
 
   it('AppointmentResponse: pending until every required participant accepts; a required decline cancels', async () => {
     const { schedule } = await createPractitionerWithSchedule(repo, weekdayAvailability('UTC'), 'Respond');
-    const patient = (await repo.create({ resourceType: 'Patient', name: [{ family: 'Lovelace' }] })).resource;
-    const interpreter = (await repo.create({ resourceType: 'RelatedPerson', patient: { reference: `Patient/${patient.id}` } })).resource;
+    const patient = (await repo.create<Patient>({ resourceType: 'Patient', name: [{ family: 'Lovelace' }] })).resource;
+    const interpreter = (await repo.create<RelatedPerson>({ resourceType: 'RelatedPerson', patient: { reference: `Patient/${patient.id}` } })).resource;
     const [p] = await ops.find({ schedule: schedule.id!, start: '2027-01-12T09:00:00Z', end: '2027-01-13T00:00:00Z', _count: '1', patient: `Patient/${patient.id}` });
     p.participant.push({ actor: { reference: `RelatedPerson/${interpreter.id}` }, required: 'required', status: 'needs-action' });
     const pending = (await ops.book(p)).body as Appointment;
