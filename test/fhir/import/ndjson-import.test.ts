@@ -1,13 +1,14 @@
 import { readFileSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Encounter, Practitioner } from '@medplum/fhirtypes';
 import { createDefaultFhirStore } from '../../../src/fhir/default-store.js';
 import { importNdjsonFolder } from '../../../src/fhir/import/ndjson-import.js';
 import type { FhirRepository } from '../../../src/fhir/repository/repository.js';
 import { createTestDatabase } from '../../support/db.js';
+import { SYNTHEA_DIR } from '../../support/fixtures.js';
 
-const FIXTURES = resolve(import.meta.dirname, '../../../../shared/fixtures/synthea-10-patients');
+const FIXTURES = SYNTHEA_DIR;
 const lines = readdirSync(FIXTURES)
   .filter((f) => f.endsWith('.ndjson'))
   .flatMap((f) => readFileSync(join(FIXTURES, f), 'utf8').split('\n').filter((l) => l.trim()));

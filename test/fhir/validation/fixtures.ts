@@ -84,7 +84,8 @@ export function officialExample(file: string): Record<string, any> {
   return JSON.parse(readFileSync(join(examplesDir, file), 'utf8'));
 }
 
-export const SYNTHEA_DIR = '/work/shared/fixtures/synthea-10-patients';
+import { SYNTHEA_DIR } from '../../support/fixtures.js';
+export { SYNTHEA_DIR };
 
 /** Every resource of the Synthea fixture, one ndjson line each. */
 export function syntheaResources(): Record<string, any>[] {
