@@ -1,5 +1,5 @@
 import { MantineProvider } from '@mantine/core';
-import { cleanup } from '@testing-library/react';
+import { cleanup, configure } from '@testing-library/react';
 import type { ReactNode } from 'react';
 import { afterEach, vi } from 'vitest';
 import { createApi, type Api } from '../src/api/index.js';
@@ -32,6 +32,8 @@ export function installDomShims(): void {
 }
 
 installDomShims();
+// The machine is shared with other test runs; give asynchronous screens time rather than flake.
+configure({ asyncUtilTimeout: 5000 });
 afterEach(() => {
   cleanup();
   window.localStorage.clear();
