@@ -5,12 +5,13 @@ import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import { buildCapabilityStatement } from '../fhir/rest/capability.js';
 import { processBundle } from '../fhir/rest/bundle.js';
-import { routeFhirRequest, type OperationHandler, type RouterOptions } from '../fhir/rest/router.js';
+import { routeFhirRequest, type FhirOperation, type OperationHandler, type RouterOptions } from '../fhir/rest/router.js';
 import type { AccessPolicy } from '../fhir/rest/types.js';
 import type { FhirStore } from '../fhir/store.js';
 import { createMeetingsModule, type MeetingsModule } from '../meetings/module.js';
 import { meetingRoutes } from '../meetings/routes.js';
 import { signalingRoutes } from '../meetings/p2p/plugin.js';
+import { schedulingOperations } from '../scheduling/operations.js';
 import type { SignalingServer } from '../meetings/p2p/signaling-server.js';
 import { registerErrorHandling } from './errors.js';
 import { registerFhirContentTypes } from './fhir-content.js';
@@ -53,8 +54,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   const baseUrl = `${config.publicBaseUrl}/fhir`;
-  const operations = new Map<string, OperationHandler>();
-  const operationDefinitions: { key: string; definition: string }[] = [];
+  // Operations offered by the feature modules (scheduling, bulk export, …): added to this list.
+  const meetings = deps.meetings ?? createMeetingsModule({ config, db, store });
+  const fhirOperations: FhirOperation[] = [...schedulingOperations({ meetings: meetings.service, log: app.log })];
+  const operations = new Map<string, OperationHandler>(fhirOperations.map((o) => [o.key, o.handler]));
+  const operationDefinitions = fhirOperations.map(({ key, definition }) => ({ key, definition }));
   let capability: ReturnType<typeof buildCapabilityStatement> | undefined;
   const router: RouterOptions = {
     operations,
@@ -77,7 +81,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     identify: deps.identify ?? auth.identify,
   });
   if (deps.signaling) await app.register(signalingRoutes, { signaling: deps.signaling });
-  await app.register(meetingRoutes, { meetings: deps.meetings ?? createMeetingsModule({ config, db, store }), version: VERSION });
+  await app.register(meetingRoutes, { meetings, version: VERSION });
   // The web app, when it has been built (npm run build:web); API-only test servers run without it.
   const webRoot = defaultWebRoot();
   if (webAppBuilt(webRoot)) await app.register(webApp, { root: webRoot });
