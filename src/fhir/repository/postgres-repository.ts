@@ -21,6 +21,12 @@ export interface RepositoryDependencies {
   validate(resource: unknown): Resource;
   extractIndexes(resource: Resource): ResourceIndexes;
   writeIndexRows(tx: Queryable, resourceType: string, id: string, indexes: ResourceIndexes, opts: { isNew: boolean }): Promise<void>;
+  /**
+   * The side-table writes as CTEs (`name AS (…)`, bind values numbered from firstParam) that read the written
+   * row's (resource_type, id) from the CTE named `source`. Given, they join the current+history statement and
+   * a write is one statement; absent, the repository calls writeIndexRows after it.
+   */
+  indexRowsSql?(indexes: ResourceIndexes, opts: { isNew: boolean; source: string; firstParam: number }): { ctes: string[]; params: unknown[] };
   deleteIndexRows(tx: Queryable, resourceType: string, id: string): Promise<void>;
   search(tx: Queryable, ctx: RepositoryContext, resourceType: string, query: SearchQuery, opts: { strict: boolean }): Promise<Bundle>;
   searchCompartment(
@@ -100,19 +106,21 @@ export class PostgresFhirRepository implements FhirRepository {
     const stored = withServerMeta(valid, id, versionId, now);
     const indexes = this.deps.extractIndexes(stored);
     const hash = contentHash(stored);
+    const params = [stored.resourceType, id, this.context.orgId, versionId, now, createdAt ?? now, hash, stored, indexes.tokens, indexes.refs];
+    const folded = this.deps.indexRowsSql?.(indexes, { isNew: true, source: 'cur', firstParam: params.length + 1 });
     const inserted = await tx.query(
       `WITH cur AS (
          INSERT INTO fhir_resources
            (resource_type, id, org_id, version_id, last_updated, created_at, deleted, content_hash, resource_data, tokens, refs, index_version)
          VALUES ($1, $2, $3, $4, $5, $6, false, $7, $8, $9, $10, ${SEARCH_INDEX_VERSION})
          ON CONFLICT (resource_type, id) DO NOTHING
-         RETURNING resource_type, id, org_id, version_id, last_updated, resource_data)
+         RETURNING resource_type, id, org_id, version_id, last_updated, resource_data)${withIndexRows(folded)}
        INSERT INTO fhir_resource_history (resource_type, id, version_id, org_id, last_updated, deleted, resource_data)
        SELECT resource_type, id, version_id, org_id, last_updated, false, resource_data FROM cur`,
-      [stored.resourceType, id, this.context.orgId, versionId, now, createdAt ?? now, hash, stored, indexes.tokens, indexes.refs],
+      folded ? [...params, ...folded.params] : params,
     );
     if (inserted.rowCount === 0) throw conflict(`${stored.resourceType}/${id} already exists`);
-    await this.deps.writeIndexRows(tx, stored.resourceType, id, indexes, { isNew: true });
+    if (!folded) await this.deps.writeIndexRows(tx, stored.resourceType, id, indexes, { isNew: true });
     await this.deps.onWrite?.(tx, this.context, { interaction: 'create', resourceType: stored.resourceType, id, versionId });
     return stored;
   }
@@ -268,18 +276,20 @@ export class PostgresFhirRepository implements FhirRepository {
       return { resource: current.resource_data as T, outcome: 'unchanged' };
     }
     const indexes = this.deps.extractIndexes(stored);
+    const params = [valid.resourceType, id, nextVersion, now, hash, stored, indexes.tokens, indexes.refs];
+    const folded = this.deps.indexRowsSql?.(indexes, { isNew: current.deleted, source: 'cur', firstParam: params.length + 1 });
     await tx.query(
       `WITH cur AS (
          UPDATE fhir_resources
          SET version_id = $3, last_updated = $4, deleted = false, content_hash = $5, resource_data = $6, tokens = $7, refs = $8,
              index_version = ${SEARCH_INDEX_VERSION}
          WHERE resource_type = $1 AND id = $2
-         RETURNING resource_type, id, org_id, version_id, last_updated, resource_data)
+         RETURNING resource_type, id, org_id, version_id, last_updated, resource_data)${withIndexRows(folded)}
        INSERT INTO fhir_resource_history (resource_type, id, version_id, org_id, last_updated, deleted, resource_data)
        SELECT resource_type, id, version_id, org_id, last_updated, false, resource_data FROM cur`,
-      [valid.resourceType, id, nextVersion, now, hash, stored, indexes.tokens, indexes.refs],
+      folded ? [...params, ...folded.params] : params,
     );
-    await this.deps.writeIndexRows(tx, valid.resourceType, id, indexes, { isNew: current.deleted });
+    if (!folded) await this.deps.writeIndexRows(tx, valid.resourceType, id, indexes, { isNew: current.deleted });
     await this.deps.onWrite?.(tx, this.context, {
       interaction: current.deleted ? 'create' : 'update',
       resourceType: valid.resourceType,
@@ -408,6 +418,11 @@ export class PostgresFhirRepository implements FhirRepository {
     const bundle = await this.deps.search(this.q, this.context, resourceType, { ...query, _count: '2', _elements: 'id' }, { strict: true });
     return (bundle.entry ?? []).filter((e) => e.search?.mode !== 'outcome' && e.resource).map((e) => e.resource!.id as string);
   }
+}
+
+/** The folded index-row CTEs, to follow the `cur` CTE of a write statement. */
+function withIndexRows(folded: { ctes: string[] } | undefined): string {
+  return folded && folded.ctes.length > 0 ? `,\n       ${folded.ctes.join(',\n       ')}` : '';
 }
 
 function stripServerMeta<T extends Resource>(resource: T): T {

@@ -9,7 +9,60 @@ import type { ResourceIndexes } from './types.js';
  * statement.
  */
 
-/** Replaces the string, date and number search rows of a resource (tokens and refs live on its row). */
+/** Data-modifying CTEs that write the side-table rows of one resource inside a larger statement. */
+export interface IndexRowsSql {
+  /** `name AS (…)` items for a WITH list; empty when there is nothing to write */
+  ctes: string[];
+  /** their bind values, numbered from `firstParam` */
+  params: unknown[];
+}
+
+/**
+ * The side-table writes of one resource as CTEs for the repository's write statement, so a create or update
+ * is one statement: current row, history row and index rows. `source` names a CTE of that statement that
+ * returns the written row's (resource_type, id); every insert reads its owner from it, so a write that wrote
+ * no row (an insert that met ON CONFLICT DO NOTHING) inserts no index rows either. On an update the DELETEs of
+ * the old rows run in the same snapshot as the INSERTs and never see the new rows.
+ */
+export function indexRowsSql(indexes: ResourceIndexes, opts: { isNew: boolean; source: string; firstParam: number }): IndexRowsSql {
+  const { source } = opts;
+  const params: unknown[] = [];
+  const p = (value: unknown): string => {
+    params.push(value);
+    return `$${opts.firstParam + params.length - 1}`;
+  };
+  const ctes: string[] = [];
+  if (!opts.isNew) {
+    for (const [name, table] of [['string', 'fhir_search_string'], ['date', 'fhir_search_date'], ['number', 'fhir_search_number']]) {
+      ctes.push(`ix_del_${name} AS (DELETE FROM ${table} t USING ${source} o WHERE t.resource_type = o.resource_type AND t.id = o.id)`);
+    }
+  }
+  const { strings, dates, numbers } = indexes;
+  if (strings.length > 0) {
+    ctes.push(
+      `ix_string AS (INSERT INTO fhir_search_string (resource_type, id, param, value, exact)
+       SELECT o.resource_type, o.id, u.* FROM ${source} o, unnest(${p(strings.map((r) => r.param))}::text[], ${p(strings.map((r) => r.value))}::text[], ${p(strings.map((r) => r.exact))}::text[]) AS u)`,
+    );
+  }
+  if (dates.length > 0) {
+    ctes.push(
+      `ix_date AS (INSERT INTO fhir_search_date (resource_type, id, param, low, high)
+       SELECT o.resource_type, o.id, u.* FROM ${source} o, unnest(${p(dates.map((r) => r.param))}::text[], ${p(dates.map((r) => r.low))}::timestamptz[], ${p(dates.map((r) => r.high))}::timestamptz[]) AS u)`,
+    );
+  }
+  if (numbers.length > 0) {
+    ctes.push(
+      `ix_number AS (INSERT INTO fhir_search_number (resource_type, id, param, low, high, system, code)
+       SELECT o.resource_type, o.id, u.* FROM ${source} o, unnest(${p(numbers.map((r) => r.param))}::text[], ${p(numbers.map((r) => String(r.low)))}::numeric[], ${p(numbers.map((r) => String(r.high)))}::numeric[], ${p(numbers.map((r) => r.system ?? null))}::text[], ${p(numbers.map((r) => r.code ?? null))}::text[]) AS u)`,
+    );
+  }
+  return { ctes, params };
+}
+
+/**
+ * Replaces the string, date and number search rows of a resource (tokens and refs live on its row), as a
+ * statement of its own: for reindexing, the audit store and other writers outside the repository.
+ */
 export async function writeIndexRows(
   tx: Queryable,
   resourceType: string,

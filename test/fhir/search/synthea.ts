@@ -3,7 +3,7 @@ import type { Identifier, Resource } from '@medplum/fhirtypes';
 import type { Database } from '../../../src/db/database.js';
 import { PostgresFhirRepository } from '../../../src/fhir/repository/postgres-repository.js';
 import type { FhirRepository, RepositoryContext } from '../../../src/fhir/repository/repository.js';
-import { deleteIndexRows, extractIndexes, searchCompartment, searchResources, writeIndexRows } from '../../../src/fhir/search/index.js';
+import { deleteIndexRows, extractIndexes, indexRowsSql, searchCompartment, searchResources, writeIndexRows } from '../../../src/fhir/search/index.js';
 
 const DIR = '/work/shared/fixtures/synthea-10-patients';
 
@@ -38,6 +38,7 @@ export function searchRepository(db: Database, ctx: RepositoryContext): FhirRepo
     validate: (r) => r as Resource,
     extractIndexes,
     writeIndexRows,
+    indexRowsSql,
     deleteIndexRows,
     search: (tx, c, type, query, opts) => searchResources(tx, c, type, query, opts),
     searchCompartment: (tx, c, args) => searchCompartment(tx, c, args),

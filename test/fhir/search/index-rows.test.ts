@@ -1,0 +1,122 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Patient, Resource } from '@medplum/fhirtypes';
+import type { Database, Queryable } from '../../../src/db/database.js';
+import { PostgresFhirRepository, type RepositoryDependencies } from '../../../src/fhir/repository/postgres-repository.js';
+import { deleteIndexRows, extractIndexes, indexRowsSql, searchCompartment, searchResources, writeIndexRows } from '../../../src/fhir/search/index.js';
+import { createTestDatabase, testDatabaseKinds } from '../../support/db.js';
+
+const ctx = { orgId: 'org-a', baseUrl: 'http://fhir.test/fhir' };
+
+/** Every statement the repository sends, so a test can tell how many a write took. */
+function counting(db: Database): { db: Database; statements: string[] } {
+  const statements: string[] = [];
+  const wrap = (q: Queryable): Queryable => ({
+    query: (sql, params) => {
+      statements.push(sql);
+      return q.query(sql, params);
+    },
+  });
+  const wrapped: Database = Object.assign(Object.create(db) as Database, {
+    query: wrap(db).query,
+    transaction: <T>(fn: (tx: Queryable) => Promise<T>) => db.transaction((tx) => fn(wrap(tx))),
+  });
+  return { db: wrapped, statements };
+}
+
+function deps(folded: boolean): RepositoryDependencies {
+  return {
+    validate: (r) => r as Resource,
+    extractIndexes,
+    writeIndexRows,
+    ...(folded ? { indexRowsSql } : {}),
+    deleteIndexRows,
+    search: searchResources,
+    searchCompartment,
+  };
+}
+
+async function sideRows(db: Database, id: string): Promise<string[]> {
+  const r = await db.query<{ row: string }>(
+    `SELECT 'string ' || param || ' ' || value || ' ' || exact AS row FROM fhir_search_string WHERE id = $1
+     UNION ALL SELECT 'date ' || param || ' ' || low::text || ' ' || high::text FROM fhir_search_date WHERE id = $1
+     UNION ALL SELECT 'number ' || param || ' ' || low::text || ' ' || high::text FROM fhir_search_number WHERE id = $1`,
+    [id],
+  );
+  return r.rows.map((x) => x.row).sort();
+}
+
+const patient = (family: string, birthDate: string): Patient => ({
+  resourceType: 'Patient',
+  name: [{ family, given: ['Ana'] }],
+  birthDate,
+  multipleBirthInteger: 2,
+});
+
+describe.each(testDatabaseKinds())('index rows folded into the write statement, on %s', (kind) => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  beforeAll(async () => {
+    database = await createTestDatabase(kind);
+  });
+  afterAll(() => database.close());
+
+  it('a create is one statement and writes the same side-table rows as writeIndexRows', async () => {
+    const { db, statements } = counting(database.db);
+    const folded = new PostgresFhirRepository(db, ctx, deps(true));
+    const separate = new PostgresFhirRepository(database.db, ctx, deps(false));
+    const a = (await folded.create(patient('Åström', '1980-04-12'))).resource;
+    expect(statements.filter((s) => !/^(BEGIN|COMMIT)/.test(s))).toHaveLength(1);
+    const b = (await separate.create(patient('Åström', '1980-04-12'))).resource;
+    const rowsA = await sideRows(database.db, a.id!);
+    expect(rowsA.length).toBeGreaterThan(3);
+    expect(rowsA).toEqual(await sideRows(database.db, b.id!));
+
+    const observation: Resource = {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: 'weight' },
+      effectiveDateTime: '2024-05-01T10:00:00Z',
+      valueQuantity: { value: 71.5, unit: 'kg', system: 'http://unitsofmeasure.org', code: 'kg' },
+    };
+    const c = (await folded.create(observation)).resource;
+    const d = (await separate.create(observation)).resource;
+    const rowsC = await sideRows(database.db, c.id!);
+    expect(rowsC.some((r) => r.startsWith('number '))).toBe(true);
+    expect(rowsC).toEqual(await sideRows(database.db, d.id!));
+  });
+
+  it('an update replaces the old rows by the new ones in one statement', async () => {
+    const { db, statements } = counting(database.db);
+    const repo = new PostgresFhirRepository(db, ctx, deps(true));
+    const created = (await repo.create(patient('Berg', '1970-01-01'))).resource;
+    statements.length = 0;
+    const updated = (await repo.update({ ...created, name: [{ family: 'Lind' }], birthDate: '1971-02-03' })).resource;
+    // the row lock and the write
+    expect(statements.filter((s) => !/^(BEGIN|COMMIT)/.test(s))).toHaveLength(2);
+    const rows = await sideRows(database.db, updated.id!);
+    expect(rows.filter((r) => r.includes('berg'))).toEqual([]);
+    expect(rows.filter((r) => r.startsWith('string family '))).toEqual(['string family lind Lind']);
+    expect(rows.filter((r) => r.startsWith('date birthdate '))).toHaveLength(1);
+    const found = await repo.search('Patient', { family: 'lind', birthdate: '1971-02-03' });
+    expect(found.entry?.map((e) => e.resource?.id)).toEqual([updated.id]);
+  });
+
+  it('recreating a deleted resource writes its rows again', async () => {
+    const repo = new PostgresFhirRepository(database.db, ctx, deps(true));
+    const created = (await repo.create(patient('Holm', '1960-05-05'))).resource;
+    await repo.delete('Patient', created.id!);
+    expect(await sideRows(database.db, created.id!)).toEqual([]);
+    await repo.update({ ...created, name: [{ family: 'Holm' }] });
+    expect((await sideRows(database.db, created.id!)).filter((r) => r.startsWith('string family '))).toEqual(['string family holm Holm']);
+  });
+
+  it('an insert that meets an existing id writes no index rows', async () => {
+    const repo = new PostgresFhirRepository(database.db, ctx, deps(true));
+    const created = (await repo.create(patient('Ek', '1990-09-09'), { assignedId: 'taken-id' })).resource;
+    const before = await sideRows(database.db, created.id!);
+    // The conflict is caught inside the transaction, which then commits: nothing of the refused insert may remain.
+    await repo.withTransaction(async (tx) => {
+      await expect(tx.create(patient('Ny', '2000-01-01'), { assignedId: 'taken-id' })).rejects.toMatchObject({ status: 409 });
+    });
+    expect(await sideRows(database.db, created.id!)).toEqual(before);
+  });
+});
