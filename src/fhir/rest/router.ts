@@ -1,4 +1,4 @@
-import type { Resource } from '@medplum/fhirtypes';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { Operation } from 'fast-json-patch';
 import { badRequest, notFound, notSupported, allOk, OperationOutcomeError, outcome } from '../outcomes.js';
 import { isR4ResourceType } from '../resource-types.js';
@@ -102,10 +102,9 @@ export async function routeFhirRequest(req: FhirRequest, ctx: FhirContext, opts:
     if (third.startsWith('$')) return operation(req, ctx, opts, third, { resourceType: type, id: second });
     if (COMPARTMENT_OWNERS.has(type) && isR4ResourceType(third)) {
       ctx.access.assertInteraction('search', third);
-      const restriction = ctx.access.searchCriteria(third);
-      const query = restriction ? { ...req.query, ...restriction } : req.query;
+      const query = restrict(withoutControlParams(req.query), ctx.access.searchCriteria(third));
       const strict = preferHeader(req, 'handling') === 'strict';
-      return { status: 200, body: await ctx.repo.searchCompartment(type, second, third, withoutControlParams(query), { strict }) };
+      return { status: 200, body: visibleEntries(await ctx.repo.searchCompartment(type, second, third, query, { strict }), ctx) };
     }
   }
   if (parts.length === 3 && third.startsWith('$') && method === 'POST') {
@@ -135,10 +134,38 @@ async function operation(
 
 async function search(req: FhirRequest, ctx: FhirContext, type: string, query: SearchQuery): Promise<FhirResponse> {
   ctx.access.assertInteraction('search', type);
-  const restriction = ctx.access.searchCriteria(type);
-  const effective = restriction ? { ...query, ...restriction } : query;
   const strict = preferHeader(req, 'handling') === 'strict';
-  return { status: 200, body: await ctx.repo.search(type, effective, { strict }) };
+  const bundle = await ctx.repo.search(type, restrict(query, ctx.access.searchCriteria(type)), { strict });
+  return { status: 200, body: visibleEntries(bundle, ctx) };
+}
+
+/** The caller's own restriction (e.g. a patient's compartment) is ANDed with what they asked for. */
+function restrict(query: SearchQuery, restriction: Record<string, string> | undefined): SearchQuery {
+  if (!restriction) return query;
+  const merged: SearchQuery = { ...query };
+  for (const [k, v] of Object.entries(restriction)) {
+    const prev = merged[k];
+    merged[k] = prev === undefined ? v : [...(Array.isArray(prev) ? prev : [prev]), v];
+  }
+  return merged;
+}
+
+/**
+ * Search criteria restrict the matches; resources pulled in by _include/_revinclude are checked one by one,
+ * and those the caller may not read are left out.
+ */
+function visibleEntries(bundle: Bundle, ctx: FhirContext): Bundle {
+  if (!bundle.entry) return bundle;
+  const entry = bundle.entry.filter((e) => {
+    if (!e.resource || e.search?.mode === 'outcome') return true;
+    try {
+      ctx.access.assertResource('read', e.resource);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  return entry.length === bundle.entry.length ? bundle : { ...bundle, entry };
 }
 
 async function create(req: FhirRequest, ctx: FhirContext, type: string): Promise<FhirResponse> {

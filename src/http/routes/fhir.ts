@@ -35,7 +35,7 @@ export async function fhirRoutes(app: FastifyInstance, deps: FhirRouteDeps): Pro
     const isPublic = fhirPath === 'metadata' || deps.isPublicPath?.(fhirPath);
     const caller = isPublic ? { orgId: '', access: undefined } : await deps.identify(request);
     const ctx: FhirContext = {
-      repo: deps.repository({ orgId: caller.orgId, baseUrl: deps.baseUrl }),
+      repo: deps.repository({ orgId: caller.orgId, baseUrl: deps.baseUrl, principal: request.principal }),
       access: caller.access ?? denyAll,
     };
     const response = await routeFhirRequest(req, ctx, deps.router);
