@@ -12,6 +12,8 @@ export function r4ResourceTypes(): Set<string> {
         .map((e) => e.resource)
         .filter((r): r is StructureDefinition => r?.resourceType === 'StructureDefinition')
         .filter((r) => r.kind === 'resource' && !r.abstract && r.derivation !== 'constraint')
+        // The file also carries an R4B addition (SubscriptionStatus); only 4.0.1 types are R4.
+        .filter((r) => r.fhirVersion === undefined || r.fhirVersion === '4.0.1')
         .map((r) => r.name as string),
     );
   }
