@@ -83,7 +83,7 @@ export function CallView({ session, isHost, title, onFinished, onEndVisit, waiti
         <Title order={1} size="h4" c="gray.0" style={{ minWidth: 0 }} lineClamp={1}>
           {title}
         </Title>
-        <Badge color={stateColor[snap.state]} variant="filled" size="lg" data-testid="connection-state" data-state={snap.state}>
+        <Badge color={stateColor[snap.state]} variant="filled" size="md" style={{ flexShrink: 0 }} data-testid="connection-state" data-state={snap.state}>
           {stateText[snap.state]}
         </Badge>
       </Group>

@@ -28,6 +28,12 @@ export function formatTime(iso: string | undefined, tz: string): string {
   return new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', timeZone: tz }).format(new Date(iso));
 }
 
+/** For timelines of a visit, where seconds tell the order. */
+export function formatTimeWithSeconds(iso: string | undefined, tz: string): string {
+  if (!iso) return '—';
+  return new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', timeZone: tz }).format(new Date(iso));
+}
+
 export function formatDate(iso: string | Date | undefined, tz: string): string {
   if (!iso) return '—';
   return new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', timeZone: tz }).format(new Date(iso));

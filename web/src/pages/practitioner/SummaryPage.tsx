@@ -4,7 +4,7 @@ import type { Meeting, MeetingEvent } from '../../api/meetings.js';
 import { meetingState } from '../../api/meetings.js';
 import { AppointmentStatusBadge, MeetingStateBadge } from '../../components/badges.js';
 import { ErrorAlert, LoadingBlock } from '../../components/feedback.js';
-import { formatDateTime, formatDuration, formatTime } from '../../lib/time.js';
+import { formatDateTime, formatDuration, formatTime, formatTimeWithSeconds } from '../../lib/time.js';
 import { useAsync } from '../../lib/useAsync.js';
 import { Link } from '../../router.js';
 import { useApi, useSignedIn } from '../../session.js';
@@ -23,7 +23,7 @@ const eventLabels: Record<string, string> = {
   participant_left: 'Left',
   meeting_started: 'Visit started',
   encounter_created: 'Encounter opened',
-  appointment_status_changed: 'Appointment status changed',
+  appointment_status_changed: 'Appointment status',
   meeting_ended: 'Visit ended',
   encounter_finished: 'Encounter finished',
   link_shared: 'Link sent',
@@ -31,12 +31,20 @@ const eventLabels: Record<string, string> = {
   provider_room_ended: 'Video room closed',
 };
 
-function describe(event: MeetingEvent): string {
+/** Raw provider traffic is for troubleshooting, not for the clinician's timeline. */
+const HIDDEN_EVENTS = new Set(['provider_webhook']);
+
+function describe(event: MeetingEvent, names: Map<string, string>): string {
   const d = event.data;
-  const who = typeof d.displayName === 'string' ? d.displayName : typeof d.display_name === 'string' ? d.display_name : undefined;
+  const who =
+    (typeof d.displayName === 'string' && d.displayName) ||
+    (typeof d.participantId === 'string' && names.get(d.participantId)) ||
+    undefined;
   const label = eventLabels[event.type] ?? event.type.replace(/_/g, ' ');
+  if (event.type === 'appointment_status_changed' && typeof d.to === 'string') {
+    return `Appointment ${typeof d.from === 'string' ? `${d.from} → ` : 'now '}${d.to}`;
+  }
   if (who) return `${label}: ${who}`;
-  if (event.type === 'appointment_status_changed' && typeof d.to === 'string') return `${label} to ${d.to}`;
   return label;
 }
 
@@ -62,6 +70,8 @@ export function SummaryPage({ meetingId }: { meetingId: string }) {
   const start = encounter?.period?.start ?? meeting.startedAt;
   const end = encounter?.period?.end ?? meeting.endedAt;
   const durationMs = start && end ? new Date(end).getTime() - new Date(start).getTime() : undefined;
+  const names = new Map(meeting.participants.map((p) => [p.id, p.displayName]));
+  const timeline = events.filter((e) => !HIDDEN_EVENTS.has(e.type));
 
   return (
     <Stack gap="lg">
@@ -143,14 +153,14 @@ export function SummaryPage({ meetingId }: { meetingId: string }) {
           <Title order={2} size="h4" id="summary-timeline" mb="xs">
             Timeline
           </Title>
-          {events.length === 0 ? (
+          {timeline.length === 0 ? (
             <Text c="dimmed">No events recorded.</Text>
           ) : (
-            <Timeline active={events.length - 1} bulletSize={12} lineWidth={2}>
-              {events.map((e, i) => (
-                <Timeline.Item key={e.id || i} title={describe(e)}>
+            <Timeline active={timeline.length - 1} bulletSize={12} lineWidth={2}>
+              {timeline.map((e, i) => (
+                <Timeline.Item key={e.id || i} title={describe(e, names)}>
                   <Text size="xs" c="dimmed">
-                    {formatTime(e.createdAt, timeZone)}
+                    {formatTimeWithSeconds(e.createdAt, timeZone)}
                   </Text>
                 </Timeline.Item>
               ))}
