@@ -25,7 +25,7 @@ interface CompiledParam {
  * target filter (`.where(resolve() is Patient)`) or a property test (`.where(system='phone')`). Those are
  * compiled once into a walk over the JSON that uses the R4 model for element types and choice elements.
  * Any other expression is compiled once with the `fhirpath` engine and the R4 model, which measured several
- * times faster than @medplum/core's evaluator. Measured with test/fhir/search/extract-bench.ts (whole
+ * times faster than @medplum/core's evaluator. Measured with bench/extract.ts (whole
  * extraction vs. only evaluating the expressions): Patient 38 µs vs 62 µs (fhirpath) vs 308 µs (@medplum/core);
  * Encounter 14 vs 38 vs 327; Appointment 8 vs 30 vs 279.
  */
