@@ -8,6 +8,7 @@ import { processBundle } from '../fhir/rest/bundle.js';
 import { routeFhirRequest, type FhirOperation, type OperationHandler, type RouterOptions } from '../fhir/rest/router.js';
 import type { AccessPolicy } from '../fhir/rest/types.js';
 import type { FhirStore } from '../fhir/store.js';
+import { createBulkExport } from '../export/module.js';
 import { createMeetingsModule, type MeetingsModule } from '../meetings/module.js';
 import { meetingRoutes } from '../meetings/routes.js';
 import { signalingRoutes } from '../meetings/p2p/plugin.js';
@@ -55,8 +56,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const baseUrl = `${config.publicBaseUrl}/fhir`;
   // Operations offered by the feature modules (scheduling, bulk export, …): added to this list.
+  const bulkExport = createBulkExport({ config, db, auditWriter: auth.auditWriter });
   const meetings = deps.meetings ?? createMeetingsModule({ config, db, store });
-  const fhirOperations: FhirOperation[] = [...schedulingOperations({ meetings: meetings.service, log: app.log })];
+  const fhirOperations: FhirOperation[] = [...bulkExport.operations, ...schedulingOperations({ meetings: meetings.service, log: app.log })];
   const operations = new Map<string, OperationHandler>(fhirOperations.map((o) => [o.key, o.handler]));
   const operationDefinitions = fhirOperations.map(({ key, definition }) => ({ key, definition }));
   let capability: ReturnType<typeof buildCapabilityStatement> | undefined;
@@ -80,6 +82,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     router,
     identify: deps.identify ?? auth.identify,
   });
+  await bulkExport.register(app);
   if (deps.signaling) await app.register(signalingRoutes, { signaling: deps.signaling });
   await app.register(meetingRoutes, { meetings, version: VERSION });
   // The web app, when it has been built (npm run build:web); API-only test servers run without it.
