@@ -96,7 +96,9 @@ function PreJoin({
           <MeetingStateBadge state={meetingState(meeting)} />
         </Group>
         <Title order={1}>{title}</Title>
-        {meeting.scheduledStart && <Text c="dimmed">Scheduled {formatDateTime(meeting.scheduledStart, session.timeZone)}</Text>}
+        {meeting.appointmentId && meeting.scheduledStart && (
+          <Text c="dimmed">Scheduled {formatDateTime(meeting.scheduledStart, session.timeZone)}</Text>
+        )}
         {note && (
           <Alert color="blue" role="status">
             {note}
@@ -145,7 +147,7 @@ function PreJoin({
                 </Card>
                 <Card withBorder p="md" component="section" aria-labelledby="link-heading">
                   <Title order={2} size="h4" id="link-heading" mb="xs">
-                    Patient's link
+                    {meeting.appointmentId ? "Patient's link" : 'Link to send'}
                   </Title>
                   <TextInput readOnly value={joinLink(meeting)} aria-label="Patient's join link" onFocus={(e) => e.currentTarget.select()} data-testid="join-link" />
                   <Button
