@@ -1,5 +1,5 @@
 import { Center, Loader, MantineProvider } from '@mantine/core';
-import { useEffect } from 'react';
+import { useEffect, useRef } from 'react';
 import type { Api } from './api/index.js';
 import { theme, cssVariablesResolver } from './theme.js';
 import { RouterProvider, matchPath, useRouter } from './router.js';
@@ -23,10 +23,32 @@ export function App({ api, initialPath }: { api: Api; initialPath?: string }) {
 
 function Routes() {
   const { path } = useRouter();
+  useFocusOnNavigation(path);
   const join = matchPath('/join/:code', path);
   if (join) return <JoinPage code={join.code} />;
   if (path === '/' || path === '/login' || path === '/app' || path.startsWith('/app/')) return <SignedInArea />;
   return <NotFoundPage />;
+}
+
+/**
+ * After an in-app navigation, move the focus to the new page's main heading so keyboard and screen-reader
+ * users start at the top of what changed (the first render keeps the browser's own behaviour).
+ */
+function useFocusOnNavigation(path: string) {
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    const timer = setTimeout(() => {
+      const heading = document.querySelector<HTMLElement>('main h1, h1');
+      if (!heading) return;
+      if (!heading.hasAttribute('tabindex')) heading.setAttribute('tabindex', '-1');
+      heading.focus({ preventScroll: true });
+    }, 50);
+    return () => clearTimeout(timer);
+  }, [path]);
 }
 
 /** The practitioner's side: everything behind the sign-in. */

@@ -78,6 +78,9 @@ function Workspace({ practitioner }: { practitioner: string }) {
 
   return (
     <WorkspaceContext.Provider value={value}>
+      <a href="#main-content" className="skip-link">
+        Skip to content
+      </a>
       <AppShell header={{ height: 60 }} navbar={{ width: 220, breakpoint: 'sm', collapsed: { mobile: !navOpen } }} padding="md">
         <AppShell.Header>
           <Group h="100%" px="md" justify="space-between" wrap="nowrap">
@@ -112,7 +115,7 @@ function Workspace({ practitioner }: { practitioner: string }) {
             </Button>
           </Stack>
         </AppShell.Navbar>
-        <AppShell.Main>{page}</AppShell.Main>
+        <AppShell.Main id="main-content">{page}</AppShell.Main>
       </AppShell>
       <AppointmentDrawer appointmentId={drawerId} onClose={() => setDrawerId(undefined)} />
       <BookAppointmentModal
