@@ -27,7 +27,7 @@ export function appointmentsOfPractitionerOnDay(orgId: string, practitionerId: s
     sql: `SELECT r.id, r.resource_data FROM fhir_resources r
           JOIN fhir_search_date d ON d.resource_type = r.resource_type AND d.id = r.id AND d.param = 'date'
           WHERE r.org_id = $1 AND r.resource_type = 'Appointment' AND NOT r.deleted AND r.refs @> ARRAY[$2]
-            AND d.low >= $3 AND d.high < $4
+            AND d.low >= $3 AND d.low < $4
           ORDER BY d.low, r.id LIMIT 21`,
     params: [orgId, `practitioner|Practitioner/${practitionerId}`, start.toISOString(), end.toISOString()],
     baselinePath: `/appointments?practitioner=${encodeURIComponent(practitionerId)}&day=${day}`,
