@@ -332,6 +332,28 @@ export async function appendEvent(
   );
 }
 
+export interface PendingEvent {
+  type: MeetingEventType;
+  data: Record<string, unknown>;
+  trigger: Trigger;
+}
+
+/** Several events in one statement, in the given order (seq follows the VALUES order). */
+export async function appendEvents(q: Queryable, meetingId: string, events: PendingEvent[], now: Date): Promise<void> {
+  if (events.length === 0) return;
+  const params: unknown[] = [meetingId, now];
+  const values = events.map((e) => {
+    params.push(e.type, JSON.stringify(e.data), e.trigger.by ?? null, e.trigger.type);
+    const n = params.length;
+    return `($1, $${n - 3}, $${n - 2}::jsonb, $${n - 1}, $${n}, $2)`;
+  });
+  await q.query(
+    `INSERT INTO virtual_meeting_events (meeting_id, event_type, event_data, triggered_by, triggered_by_type, created_at)
+     VALUES ${values.join(', ')}`,
+    params,
+  );
+}
+
 export async function listEvents(q: Queryable, meetingId: string): Promise<MeetingEvent[]> {
   const r = await q.query<{
     seq: string | number;

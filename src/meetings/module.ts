@@ -54,7 +54,7 @@ export function createMeetingsModule(opts: MeetingsModuleOptions): MeetingsModul
     providers,
     publicBaseUrl: opts.config.publicBaseUrl,
     now: opts.now,
-    organizationName: async (orgId) => (await accounts.getOrganization(opts.db, orgId))?.name,
+    organizationName: cachedOrganizationName(opts.db),
     log: opts.log,
     ...opts.service,
   });
@@ -68,4 +68,17 @@ export function createMeetingsModule(opts: MeetingsModuleOptions): MeetingsModul
     log: opts.log,
   });
   return { service, webhooks, providers, scheduler, joinLimiter: new AttemptLimiter(opts.joinLimits), p2pSigningKey };
+}
+
+/** Join pages ask for the org's name on every join; names change rarely, so a minute's staleness is fine. */
+function cachedOrganizationName(db: Database, ttlMs = 60_000): (orgId: string) => Promise<string | undefined> {
+  const cache = new Map<string, { name: string | undefined; until: number }>();
+  return async (orgId) => {
+    const hit = cache.get(orgId);
+    if (hit && hit.until > Date.now()) return hit.name;
+    const name = (await accounts.getOrganization(db, orgId))?.name;
+    if (cache.size > 10_000) cache.clear();
+    cache.set(orgId, { name, until: Date.now() + ttlMs });
+    return name;
+  };
 }

@@ -24,7 +24,7 @@ import {
 } from './fhir.js';
 import type { VideoProviderDirectory } from './integrations.js';
 import * as store from './meeting-store.js';
-import type { MeetingRow } from './meeting-store.js';
+import type { MeetingRow, PendingEvent } from './meeting-store.js';
 import { ProviderError } from './providers/errors.js';
 import type { JoinCredentials, ParticipantRole, VideoProvider } from './providers/types.js';
 import type { Meeting, MeetingEvent, MeetingStatus, Participant, PublicMeetingView, Trigger, UserType } from './types.js';
@@ -250,15 +250,15 @@ export class MeetingService {
         joinedAt: now,
       });
       const trigger: Trigger = caller ? userTrigger(caller) : { by: `participant:${participant.id}`, type: 'user' };
-      await store.appendEvent(
-        tx,
-        locked.id,
-        'participant_joined',
-        { participantId: participant.id, role: who.role, userType: who.userType, displayName: who.displayName },
-        trigger,
-        now,
-      );
-      const row = who.role === 'host' && locked.status === 'scheduled' ? await this.startInTx(tx, locked, caller!, now) : locked;
+      const events: PendingEvent[] = [
+        {
+          type: 'participant_joined',
+          data: { participantId: participant.id, role: who.role, userType: who.userType, displayName: who.displayName },
+          trigger,
+        },
+      ];
+      const row = who.role === 'host' && locked.status === 'scheduled' ? await this.startInTx(tx, locked, caller!, now, events) : locked;
+      await store.appendEvents(tx, locked.id, events, now);
       return { row, participant };
     });
 
@@ -347,33 +347,24 @@ export class MeetingService {
     opts: { endAtProvider: boolean; at?: Date },
   ): Promise<{ row: MeetingRow; outboxId?: string }> {
     const now = opts.at ?? this.now();
+    const events: PendingEvent[] = [];
     for (const p of await store.closeOpenParticipants(tx, meeting.id, now)) {
-      await store.appendEvent(
-        tx,
-        meeting.id,
-        'participant_left',
-        { participantId: p.id, role: p.role, durationSeconds: p.durationSeconds, reason: 'meeting ended' },
+      events.push({
+        type: 'participant_left',
+        data: { participantId: p.id, role: p.role, durationSeconds: p.durationSeconds, reason: 'meeting ended' },
         trigger,
-        now,
-      );
+      });
     }
     const tookPart = await store.patientOrGuestTookPart(tx, meeting.id);
     const row = await store.markEnded(tx, meeting.id, now);
-    await store.appendEvent(tx, meeting.id, 'meeting_ended', { reason, patientOrGuestTookPart: tookPart }, trigger, now);
+    events.push({ type: 'meeting_ended', data: { reason, patientOrGuestTookPart: tookPart }, trigger });
 
     const repo = this.opts.store.repositoryInTransaction(tx, { orgId: meeting.org_id, baseUrl: this.fhirBaseUrl });
     if (meeting.encounter_id) {
       const encounter = await repo.read<Encounter>('Encounter', meeting.encounter_id);
       if (encounter.status !== 'finished') {
         const finished = await repo.update(finishEncounter(encounter, now));
-        await store.appendEvent(
-          tx,
-          meeting.id,
-          'encounter_finished',
-          { encounterId: meeting.encounter_id, lengthMinutes: finished.resource.length?.value },
-          trigger,
-          now,
-        );
+        events.push({ type: 'encounter_finished', data: { encounterId: meeting.encounter_id, lengthMinutes: finished.resource.length?.value }, trigger });
       }
     }
     if (meeting.appointment_id) {
@@ -382,16 +373,10 @@ export class MeetingService {
         // A visit that never started did not happen, whoever waited in the room.
         const to = tookPart && meeting.started_at ? 'fulfilled' : 'noshow';
         await repo.update({ ...appointment, status: to });
-        await store.appendEvent(
-          tx,
-          meeting.id,
-          'appointment_status_changed',
-          { appointmentId: appointment.id, from: appointment.status, to },
-          trigger,
-          now,
-        );
+        events.push({ type: 'appointment_status_changed', data: { appointmentId: appointment.id, from: appointment.status, to }, trigger });
       }
     }
+    await store.appendEvents(tx, meeting.id, events, now);
     let outboxId: string | undefined;
     if (opts.endAtProvider) {
       outboxId = randomUUID();
@@ -423,29 +408,26 @@ export class MeetingService {
    */
   async deliverOutboxItem(id: string, at: Date = this.now()): Promise<boolean> {
     const leaseUntil = new Date(at.getTime() + 120_000);
-    const claimed = await this.db.transaction(async (tx) => {
-      const r = await tx.query<{ id: string; org_id: string; meeting_id: string | null; provider: Meeting['provider']; payload: { roomId: string; reason: string }; attempts: number }>(
-        `SELECT id, org_id, meeting_id, provider, payload, attempts FROM provider_outbox
-         WHERE id = $1 AND status = 'pending' AND next_attempt_at <= $2 FOR UPDATE SKIP LOCKED`,
-        [id, at],
-      );
-      const item = r.rows[0];
-      if (!item) return undefined;
-      await tx.query('UPDATE provider_outbox SET attempts = attempts + 1, next_attempt_at = $2 WHERE id = $1', [id, leaseUntil]);
-      return { ...item, attempts: item.attempts + 1 };
-    });
+    // One statement claims it: another server (or the scheduler) sees the moved next_attempt_at and skips it.
+    const r = await this.db.query<{ id: string; org_id: string; meeting_id: string | null; provider: Meeting['provider']; payload: { roomId: string; reason: string }; attempts: number }>(
+      `UPDATE provider_outbox SET attempts = attempts + 1, next_attempt_at = $3
+       WHERE id = $1 AND status = 'pending' AND next_attempt_at <= $2
+       RETURNING id, org_id, meeting_id, provider, payload, attempts`,
+      [id, at, leaseUntil],
+    );
+    const claimed = r.rows[0];
     if (!claimed) return false;
 
     try {
       const provider = await this.opts.providers.providerFor(claimed.org_id, claimed.provider);
       const result = await provider.endRoom(claimed.payload.roomId, { reason: claimed.payload.reason, lock: true });
-      await this.db.transaction(async (tx) => {
-        const now = this.now();
-        await tx.query(`UPDATE provider_outbox SET status = 'done', completed_at = $2, last_error = NULL WHERE id = $1`, [id, now]);
-        if (claimed.meeting_id) {
-          await store.appendEvent(tx, claimed.meeting_id, 'provider_room_ended', { alreadyEnded: result.alreadyEnded, attempt: claimed.attempts }, SYSTEM, now);
-        }
-      });
+      await this.db.query(
+        `WITH done AS (
+           UPDATE provider_outbox SET status = 'done', completed_at = $2, last_error = NULL WHERE id = $1 RETURNING meeting_id)
+         INSERT INTO virtual_meeting_events (meeting_id, event_type, event_data, triggered_by_type, created_at)
+         SELECT meeting_id, 'provider_room_ended', $3::jsonb, 'system', $2 FROM done WHERE meeting_id IS NOT NULL`,
+        [id, this.now(), JSON.stringify({ alreadyEnded: result.alreadyEnded, attempt: claimed.attempts })],
+      );
       return true;
     } catch (err) {
       const maxAttempts = this.opts.outboxMaxAttempts ?? 15;
@@ -515,7 +497,7 @@ export class MeetingService {
   // ------------------------------------------------------------------------------------------- internals
 
   /** The start rule, inside the transaction holding the meeting row lock (so it runs once per meeting). */
-  private async startInTx(tx: Queryable, meeting: MeetingRow, host: Principal, now: Date): Promise<MeetingRow> {
+  private async startInTx(tx: Queryable, meeting: MeetingRow, host: Principal, now: Date, events: PendingEvent[]): Promise<MeetingRow> {
     const repo = this.opts.store.repositoryInTransaction(tx, { orgId: meeting.org_id, baseUrl: this.fhirBaseUrl, principal: host });
     const trigger = userTrigger(host);
     let encounterId: string | undefined;
@@ -533,20 +515,13 @@ export class MeetingService {
       encounterId = created.resource.id;
     }
     await store.markStarted(tx, meeting.id, encounterId, now);
-    await store.appendEvent(tx, meeting.id, 'meeting_started', {}, trigger, now);
-    if (encounterId) await store.appendEvent(tx, meeting.id, 'encounter_created', { encounterId }, trigger, now);
+    events.push({ type: 'meeting_started', data: {}, trigger });
+    if (encounterId) events.push({ type: 'encounter_created', data: { encounterId }, trigger });
     if (meeting.appointment_id) {
       const appointment = await repo.readIfExists<Appointment>('Appointment', meeting.appointment_id);
       if (appointment && isAppointmentOpen(appointment) && appointment.status !== 'arrived') {
         await repo.update({ ...appointment, status: 'arrived' });
-        await store.appendEvent(
-          tx,
-          meeting.id,
-          'appointment_status_changed',
-          { appointmentId: appointment.id, from: appointment.status, to: 'arrived' },
-          trigger,
-          now,
-        );
+        events.push({ type: 'appointment_status_changed', data: { appointmentId: appointment.id, from: appointment.status, to: 'arrived' }, trigger });
       }
     }
     return { ...meeting, status: 'active', started_at: now, encounter_id: encounterId ?? null, updated_at: now };
