@@ -13,7 +13,7 @@
  *     with the side-table rows in a statement of their own (the write path before they were folded in).
  *
  * Targets (issue 3): search p50 < 10 ms and p99 < 50 ms; creates with indexing ≥ 80% of creates without.
- * Knobs: BENCH_COPIES, BENCH_DAYS, BENCH_SAMPLES, BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_EXPLAIN=1 (query plans),
+ * Knobs: BENCH_COPIES, BENCH_DAYS, BENCH_SAMPLES, BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_WRITE_ROUNDS, BENCH_EXPLAIN=1 (plans),
  * BENCH_KEEP_DATABASE=1 (leave the loaded database for a closer look; its URL is printed).
  */
 import autocannon from 'autocannon';
@@ -48,7 +48,7 @@ const HTTP_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 4);
 const HTTP_LOADS = [1, CONNECTIONS];
 const WRITE_SAMPLE = 400;
-const WRITE_ROUNDS = 3;
+const WRITE_ROUNDS = Number(process.env.BENCH_WRITE_ROUNDS ?? 5);
 const FHIR_PORT = 18411;
 const BASE_PORT = 18412;
 const CLIENT_ID = 'bench-client';
