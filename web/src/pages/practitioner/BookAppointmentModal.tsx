@@ -1,4 +1,5 @@
-import { Alert, Button, Group, Modal, Select, Stack, Switch, Text, Textarea } from '@mantine/core';
+import { Alert, Button, Group, Modal, Select, SimpleGrid, Stack, Switch, Text, Textarea } from '@mantine/core';
+import { useMediaQuery } from '@mantine/hooks';
 import { DatePickerInput, TimeInput } from '@mantine/dates';
 import type { Patient } from '@medplum/fhirtypes';
 import { useEffect, useState, type FormEvent } from 'react';
@@ -27,6 +28,7 @@ export function BookAppointmentModal({ opened, onClose, onBooked }: Props) {
   const session = useSignedIn();
   const { practitioner, changed } = useWorkspace();
   const tz = session.timeZone;
+  const narrow = useMediaQuery('(max-width: 36em)');
   const [patient, setPatient] = useState<Patient>();
   const [date, setDate] = useState<string | null>(null);
   const [time, setTime] = useState('');
@@ -84,7 +86,7 @@ export function BookAppointmentModal({ opened, onClose, onBooked }: Props) {
   }
 
   return (
-    <Modal opened={opened} onClose={onClose} title="Book appointment" size="lg">
+    <Modal opened={opened} onClose={onClose} title="Book appointment" size="lg" fullScreen={narrow}>
       <form onSubmit={submit} noValidate>
         <Stack>
           {error && (
@@ -93,7 +95,7 @@ export function BookAppointmentModal({ opened, onClose, onBooked }: Props) {
             </Alert>
           )}
           <PatientPicker value={patient} onChange={setPatient} error={touched && !patient ? 'Choose a patient' : undefined} />
-          <Group grow align="flex-start">
+          <SimpleGrid cols={{ base: 1, xs: 3 }}>
             <DatePickerInput
               label="Date"
               required
@@ -120,7 +122,7 @@ export function BookAppointmentModal({ opened, onClose, onBooked }: Props) {
               allowDeselect={false}
               comboboxProps={{ withinPortal: true }}
             />
-          </Group>
+          </SimpleGrid>
           <Switch
             label="Video visit"
             description="Creates the video meeting and the patient's join link now."

@@ -1,5 +1,5 @@
 import { Alert, AppShell, Burger, Button, Group, Menu, NavLink, Stack, Text, Title, UnstyledButton } from '@mantine/core';
-import { useDisclosure } from '@mantine/hooks';
+import { useDisclosure, useMediaQuery } from '@mantine/hooks';
 import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from 'react';
 import { Link, matchPath, useRouter } from '../../router.js';
 import { useSession, useSignedIn } from '../../session.js';
@@ -58,6 +58,9 @@ function Workspace({ practitioner }: { practitioner: string }) {
   const { path } = useRouter();
   const session = useSignedIn();
   const [navOpen, nav] = useDisclosure(false);
+  // On phones the closed menu slides off screen; `inert` keeps it out of the tab order and the accessibility tree.
+  const wide = useMediaQuery('(min-width: 48em)', true);
+  const navHidden = !wide && !navOpen;
   const [version, setVersion] = useState(0);
   const [drawerId, setDrawerId] = useState<string>();
   const [booking, setBooking] = useState(false);
@@ -102,7 +105,7 @@ function Workspace({ practitioner }: { practitioner: string }) {
             </Group>
           </Group>
         </AppShell.Header>
-        <AppShell.Navbar p="sm" aria-label="Main">
+        <AppShell.Navbar p="sm" aria-label="Main" inert={navHidden}>
           <NavLink component={Link} to="/app" label="Today" active={path === '/app' || path === '/app/'} onClick={nav.close} />
           <NavLink component={Link} to="/app/week" label="Week" active={path === '/app/week'} onClick={nav.close} />
           <Stack gap="xs" mt="md" hiddenFrom="sm">

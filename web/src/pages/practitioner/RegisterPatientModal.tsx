@@ -1,5 +1,6 @@
-import { Alert, Button, Group, Modal, Select, Stack, TextInput } from '@mantine/core';
+import { Alert, Button, Group, Modal, Select, SimpleGrid, Stack, TextInput } from '@mantine/core';
 import { DateInput } from '@mantine/dates';
+import { useMediaQuery } from '@mantine/hooks';
 import type { Patient } from '@medplum/fhirtypes';
 import { useEffect, useState, type FormEvent } from 'react';
 import { dayjs } from '../../lib/time.js';
@@ -15,6 +16,7 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export function RegisterPatientModal({ opened, onClose, onRegistered }: Props) {
   const api = useApi();
+  const narrow = useMediaQuery('(max-width: 36em)');
   const [given, setGiven] = useState('');
   const [family, setFamily] = useState('');
   const [birthDate, setBirthDate] = useState<string | null>(null);
@@ -71,7 +73,7 @@ export function RegisterPatientModal({ opened, onClose, onRegistered }: Props) {
   }
 
   return (
-    <Modal opened={opened} onClose={onClose} title="Register patient" size="lg">
+    <Modal opened={opened} onClose={onClose} title="Register patient" size="lg" fullScreen={narrow}>
       <form onSubmit={submit} noValidate>
         <Stack>
           {error && (
@@ -84,11 +86,11 @@ export function RegisterPatientModal({ opened, onClose, onRegistered }: Props) {
               {done}
             </Alert>
           )}
-          <Group grow align="flex-start">
+          <SimpleGrid cols={{ base: 1, xs: 2 }}>
             <TextInput label="Given name" required value={given} onChange={(e) => setGiven(e.currentTarget.value)} error={touched && invalid.given} data-autofocus autoComplete="off" />
             <TextInput label="Family name" required value={family} onChange={(e) => setFamily(e.currentTarget.value)} error={touched && invalid.family} autoComplete="off" />
-          </Group>
-          <Group grow align="flex-start">
+          </SimpleGrid>
+          <SimpleGrid cols={{ base: 1, xs: 2 }}>
             <DateInput
               label="Date of birth"
               required
@@ -115,11 +117,11 @@ export function RegisterPatientModal({ opened, onClose, onRegistered }: Props) {
               onChange={setGender}
               comboboxProps={{ withinPortal: true }}
             />
-          </Group>
-          <Group grow align="flex-start">
+          </SimpleGrid>
+          <SimpleGrid cols={{ base: 1, xs: 2 }}>
             <TextInput label="Email (for visit links)" type="email" value={email} onChange={(e) => setEmail(e.currentTarget.value)} error={touched && invalid.email} autoComplete="off" />
             <TextInput label="Mobile phone" type="tel" value={phone} onChange={(e) => setPhone(e.currentTarget.value)} autoComplete="off" />
-          </Group>
+          </SimpleGrid>
           <Group justify="flex-end">
             <Button variant="default" onClick={onClose} type="button">
               {done ? 'Close' : 'Cancel'}
