@@ -282,7 +282,7 @@ function StatusHistory({ history, timeZone }: { history: Appointment[]; timeZone
     <Timeline active={changes.length - 1} bulletSize={14} lineWidth={2}>
       {changes.map((c) => (
         <Timeline.Item key={`${c.version}-${c.status}`} title={appointmentStatusLabel(c.status)}>
-          <Text size="xs" c="dimmed">
+          <Text size="xs" c="dimmed" component="div">
             {formatDateTime(c.at, timeZone)}
             {c.version && (
               <Badge ml={6} size="xs" variant="outline" color="gray">
