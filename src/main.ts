@@ -1,32 +1,63 @@
 import { join } from 'node:path';
+import type { FastifyBaseLogger } from 'fastify';
 import { loadConfig } from './config.js';
 import { openDatabase } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { createDefaultFhirStore } from './fhir/default-store.js';
 import { buildApp } from './http/app.js';
 import { createMeetingsModule } from './meetings/module.js';
+import { createP2pSignaling, type P2pSignaling } from './meetings/p2p/index.js';
 import { bootstrap, printBootstrapCredentials } from './auth/bootstrap.js';
 import { safeLoggerOptions } from './auth/logging.js';
+import { seedDemoData } from './demo/seed.js';
 
-/** Starts the product: configuration, database (embedded when no DATABASE_URL), migrations, HTTP server. */
+/**
+ * Starts the product: configuration, database (embedded when no DATABASE_URL), migrations, first-start
+ * accounts and demo data, meetings with the built-in p2p signaling, HTTP server.
+ */
 async function main(): Promise<void> {
   const config = loadConfig();
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: join(config.dataDir, 'pglite') });
   await migrate(db);
   const store = createDefaultFhirStore(db);
-  printBootstrapCredentials(await bootstrap(db, store, config));
+  const firstStart = await bootstrap(db, store, config);
+
+  // The log goes through the app once it exists; until then nothing is logged by these modules.
+  let logger: FastifyBaseLogger | undefined;
+  const log = {
+    warn: (obj: object, msg: string) => logger?.warn(obj, msg),
+    error: (obj: object, msg: string) => logger?.error(obj, msg),
+  };
+  let signaling: P2pSignaling | undefined;
   const meetings = createMeetingsModule({
     config,
     db,
     store,
-    log: { warn: (obj, msg) => app.log.warn(obj, msg), error: (obj, msg) => app.log.error(obj, msg) },
+    log,
+    p2pOnRoomEnded: (event) => signaling?.server.onRoomEnded(event),
   });
-  const app = await buildApp({ config, db, store, meetings, logger: safeLoggerOptions(config.logLevel) });
+  signaling = await createP2pSignaling({
+    databaseUrl: config.databaseUrl,
+    signingKey: meetings.p2pSigningKey,
+    iceServers: config.meetings.iceServers,
+    // Presence seen by our own signaling server is the p2p provider's equivalent of 100ms's webhooks.
+    onPresence: async (events) => {
+      for (const event of events) await meetings.webhooks.applyTrustedEvent(event);
+    },
+    logger: log,
+  });
+  const app = await buildApp({ config, db, store, meetings, signaling: signaling.server, logger: safeLoggerOptions(config.logLevel) });
+  logger = app.log;
+
+  if (firstStart.created && config.demoData) {
+    await seedDemoData({ store, meetings: meetings.service, baseUrl: `${config.publicBaseUrl}/fhir` });
+  }
 
   const shutdown = async (signal: string) => {
     app.log.info({ signal }, 'shutting down');
     await meetings.scheduler.stop();
     await app.close();
+    await signaling?.close();
     await db.close();
     process.exit(0);
   };
@@ -36,9 +67,11 @@ async function main(): Promise<void> {
   await app.listen({ port: config.port, host: config.host });
   // Idle and overrun ends, and provider retries from the outbox.
   meetings.scheduler.start();
+  printBootstrapCredentials(firstStart);
   app.log.info(
     `Telehealth FHIR server ready: ${config.publicBaseUrl} (FHIR at ${config.publicBaseUrl}/fhir, database: ${db.kind === 'pglite' ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL'})`,
   );
+  process.stdout.write(`\nOpen ${config.publicBaseUrl} and sign in.\n`);
 }
 
 main().catch((err) => {

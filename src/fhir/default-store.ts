@@ -3,6 +3,7 @@ import type { Database } from '../db/database.js';
 import {
   deleteIndexRows,
   extractIndexes,
+  indexRowsSql,
   searchCompartment,
   searchParamsForCapabilityStatement,
   searchResources,
@@ -20,6 +21,7 @@ export function createDefaultFhirStore(db: Database): FhirStore {
       validate: validateResource,
       extractIndexes,
       writeIndexRows,
+      indexRowsSql,
       deleteIndexRows,
       onWrite: auditWrites({ extractIndexes, writeIndexRows }),
       search: (tx, ctx, resourceType, query, opts) => searchResources(tx, ctx, resourceType, query, opts),

@@ -25,7 +25,7 @@ describe(`NDJSON import of the Synthea fixtures on ${kind}`, () => {
   });
   afterAll(() => database.close());
 
-  it('loads every resource, resolving conditional references to the matching resource', async () => {
+  it('loads every resource, resolving conditional references to the matching resource', { timeout: 300_000 }, async () => {
     const progress: number[] = [];
     const summary = await importNdjsonFolder({ repo, folder: FIXTURES, batchSize: 250, onProgress: (p) => progress.push(p.loaded) });
     expect(summary.rejected).toEqual([]);
@@ -44,7 +44,7 @@ describe(`NDJSON import of the Synthea fixtures on ${kind}`, () => {
     expect(practitioner.identifier?.some((i) => i.system === 'http://hl7.org/fhir/sid/us-npi' && i.value === npi)).toBe(true);
   });
 
-  it('importing the same data again writes no new versions', async () => {
+  it('importing the same data again writes no new versions', { timeout: 180_000 }, async () => {
     const before = await database.db.query<{ n: number }>('SELECT count(*)::int AS n FROM fhir_resource_history');
     const { mkdtempSync, copyFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
