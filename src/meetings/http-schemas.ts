@@ -233,6 +233,25 @@ export const routeSchemas = {
     params: meetingIdParams,
     response: { 200: meeting, ...errors },
   },
+  cancel: {
+    tags: ['virtual meetings'],
+    summary: 'Cancel a meeting that has not started (host or org admin); its Appointment is cancelled too; idempotent',
+    security: staff,
+    params: meetingIdParams,
+    response: { 200: meeting, ...errors },
+  },
+  linkShared: {
+    tags: ['virtual meetings'],
+    summary: 'Record that the join link was sent to the patient (event link_shared)',
+    security: staff,
+    params: meetingIdParams,
+    body: {
+      type: 'object',
+      properties: { channel: { type: 'string', maxLength: 40, description: 'how it was sent: copy, email, sms, …' } },
+      additionalProperties: false,
+    },
+    response: { 200: { type: 'object', properties: { events: { type: 'array', items: event } } }, ...errors },
+  },
   webhook: {
     tags: ['webhooks'],
     summary: "100ms webhooks; authenticated by the org's secret header (and HMAC when configured)",

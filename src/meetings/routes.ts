@@ -98,6 +98,17 @@ export async function meetingRoutes(app: FastifyInstance, opts: MeetingRoutesOpt
     return service.endMeeting(actor, (request.params as { meetingId: string }).meetingId);
   });
 
+  app.post(`${base}/:meetingId/cancel`, { schema: s.cancel }, async (request) => {
+    const actor = requirePrincipal(request);
+    return service.cancelMeeting(actor, (request.params as { meetingId: string }).meetingId);
+  });
+
+  app.post(`${base}/:meetingId/link-shared`, { schema: s.linkShared }, async (request) => {
+    const actor = requirePrincipal(request);
+    const body = (request.body ?? {}) as { channel?: string };
+    return { events: await service.recordLinkShared(actor, (request.params as { meetingId: string }).meetingId, body.channel ?? 'link') };
+  });
+
   app.get('/api/integrations/video', { schema: s.getIntegration }, async (request) => {
     const actor = requireUserRole(request, 'admin');
     return providers.view(actor.orgId);

@@ -322,6 +322,63 @@ export class MeetingService {
     return this.end(row.id, reason, userTrigger(actor));
   }
 
+  /**
+   * Cancels a meeting that has not started (host or org admin): the meeting is cancelled, its Appointment too
+   * (a cancelled visit), and the provider's room is closed through the outbox like an end. Cancelling a
+   * cancelled meeting changes nothing; a meeting that started must be ended instead (409).
+   */
+  async cancelMeeting(actor: Principal, meetingId: string, reason = 'cancelled by the clinic'): Promise<Meeting> {
+    const row = await store.findMeeting(this.db, actor.orgId, meetingId);
+    if (!row) throw notFound(`Meeting ${meetingId} not found`);
+    const isHost = practitionerIdOf(actor) === row.host_practitioner_id;
+    const isAdmin = actor.kind === 'user' && actor.role === 'admin';
+    if (!isHost && !isAdmin) throw forbidden('Only the host or an administrator can cancel this meeting');
+    const trigger = userTrigger(actor);
+    const { cancelled, outboxId } = await this.db.transaction(async (tx) => {
+      const locked = await store.findMeetingAnyOrg(tx, meetingId, { lock: true });
+      if (!locked) throw notFound(`Meeting ${meetingId} not found`);
+      if (locked.status === 'cancelled') return { cancelled: locked, outboxId: undefined };
+      if (locked.status !== 'scheduled') throw conflict(`The meeting is ${locked.status}; only a meeting that has not started can be cancelled`);
+      const now = this.now();
+      const updated = await tx.query<MeetingRow>(
+        `UPDATE virtual_meetings SET status = 'cancelled', ended_at = $2, updated_at = $2 WHERE id = $1 RETURNING *`,
+        [locked.id, now],
+      );
+      const events: PendingEvent[] = [];
+      for (const p of await store.closeOpenParticipants(tx, locked.id, now)) {
+        events.push({ type: 'participant_left', data: { participantId: p.id, role: p.role, durationSeconds: p.durationSeconds, reason: 'meeting cancelled' }, trigger });
+      }
+      events.push({ type: 'meeting_cancelled', data: { reason }, trigger });
+      if (locked.appointment_id) {
+        const repo = this.opts.store.repositoryInTransaction(tx, { orgId: locked.org_id, baseUrl: this.fhirBaseUrl, principal: actor });
+        const appointment = await repo.readIfExists<Appointment>('Appointment', locked.appointment_id);
+        if (appointment && isAppointmentOpen(appointment)) {
+          await repo.update({ ...appointment, status: 'cancelled' });
+          events.push({ type: 'appointment_status_changed', data: { appointmentId: appointment.id, from: appointment.status, to: 'cancelled' }, trigger });
+        }
+      }
+      await store.appendEvents(tx, locked.id, events, now);
+      const id = randomUUID();
+      await tx.query(
+        `INSERT INTO provider_outbox (id, org_id, meeting_id, provider, action, payload, next_attempt_at, created_at)
+         VALUES ($1, $2, $3, $4, 'end_room', $5, $6, $6)`,
+        [id, locked.org_id, locked.id, locked.provider, JSON.stringify({ roomId: locked.meeting_id, reason }), now],
+      );
+      return { cancelled: updated.rows[0], outboxId: id };
+    });
+    if (outboxId) await this.deliverOutboxItem(outboxId);
+    return store.toMeeting(cancelled);
+  }
+
+  /** The practitioner sent the join link to the patient (by copy, e-mail, SMS…): recorded as an event. */
+  async recordLinkShared(actor: Principal, meetingId: string, channel: string): Promise<MeetingEvent[]> {
+    const row = await store.findMeeting(this.db, actor.orgId, meetingId);
+    if (!row) throw notFound(`Meeting ${meetingId} not found`);
+    if (actor.kind !== 'user' || (actor.role !== 'practitioner' && actor.role !== 'admin')) throw forbidden('Only clinic staff share join links');
+    await store.appendEvent(this.db, row.id, 'link_shared', { channel }, userTrigger(actor), this.now());
+    return this.listEvents(actor, meetingId);
+  }
+
   /** The end rule for the system's own reasons (idle, overrun) and for the provider's. */
   async end(meetingId: string, reason: string, trigger: Trigger = SYSTEM): Promise<Meeting> {
     const { row, outboxId } = await this.db.transaction(async (tx) => {

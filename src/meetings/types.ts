@@ -16,7 +16,8 @@ export type MeetingEventType =
   | 'provider_webhook'
   | 'provider_error'
   | 'provider_room_ended'
-  | 'link_shared';
+  | 'link_shared'
+  | 'meeting_cancelled';
 
 /** A virtual meeting as the staff API shows it. */
 export interface Meeting {
