@@ -41,7 +41,8 @@ export async function findAppointments(repo: FhirRepository, request: FindReques
     await ensureSlots(repo, schedule.id!, request.end, opts);
     await releaseExpiredHolds(repo, schedule.id!, instant(from), instant(request.end), opts.now);
     const free = await slotsOf(repo, schedule.id!, instant(from), instant(request.end), 'free');
-    for (const run of candidateRuns(free, minutes, request.end)) {
+    // Runs come in start order, so the first `count` of each schedule hold the first `count` overall.
+    for (const run of candidateRuns(free, minutes, request.end).slice(0, request.count)) {
       proposals.push(proposal(schedule, run, minutes, visitType, request.patient));
     }
   }

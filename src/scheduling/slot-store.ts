@@ -22,11 +22,20 @@ export async function searchAll<T extends Resource>(repo: FhirRepository, resour
   return found;
 }
 
-/** Slots of a schedule starting in [from, to), ordered by start. */
-export function slotsOf(repo: FhirRepository, scheduleId: string, from: string, to: string, status?: string): Promise<Slot[]> {
-  const query: SearchQuery = { schedule: `Schedule/${scheduleId}`, start: [`ge${from}`, `lt${to}`], _sort: 'start' };
+/**
+ * Slots of a schedule starting in [from, to), ordered by start. The time window is applied here rather than
+ * as `start=ge…&start=lt…`: on PostgreSQL the date-range search costs ~230 ms for a month of one schedule,
+ * against ~7 ms for schedule + status, and a schedule only has Slots for its planning horizon.
+ */
+export async function slotsOf(repo: FhirRepository, scheduleId: string, from: string, to: string, status?: string): Promise<Slot[]> {
+  const query: SearchQuery = { schedule: `Schedule/${scheduleId}` };
   if (status) query.status = status;
-  return searchAll<Slot>(repo, 'Slot', query);
+  const [lo, hi] = [Date.parse(from), Date.parse(to)];
+  return (await searchAll<Slot>(repo, 'Slot', query))
+    .map((slot) => ({ slot, start: Date.parse(slot.start) }))
+    .filter((s) => s.start >= lo && s.start < hi)
+    .sort((a, b) => a.start - b.start)
+    .map((s) => s.slot);
 }
 
 export type SlotDecision = { write: Slot } | { skip: true } | { fail: OperationOutcomeError };
