@@ -197,6 +197,8 @@ function JoinLinkSection({
       await navigator.clipboard.writeText(link);
       setCopied(true);
       setTimeout(() => setCopied(false), 2000);
+      // Copying is how most links get sent (chat, text message); the meeting's log notes it.
+      if (meeting) await api.meetings.recordLinkShared(meeting.id, 'copy').catch(() => undefined);
     } catch {
       setMessage({ color: 'yellow', text: 'The browser did not allow copying. Select the link above and copy it.' });
     }
@@ -218,7 +220,7 @@ function JoinLinkSection({
       }
     } else {
       await copy();
-      channel = 'copy';
+      return; // copy() has recorded it
     }
     try {
       await api.meetings.recordLinkShared(meeting.id, channel);

@@ -44,6 +44,7 @@ function describe(event: MeetingEvent, names: Map<string, string>): string {
   if (event.type === 'appointment_status_changed' && typeof d.to === 'string') {
     return `Appointment ${typeof d.from === 'string' ? `${d.from} → ` : 'now '}${d.to}`;
   }
+  if (event.type === 'link_shared' && typeof d.channel === 'string') return `${label} (${d.channel})`;
   if (who) return `${label}: ${who}`;
   return label;
 }
