@@ -24,7 +24,7 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Largest request body accepted, in bytes (FHIR Bundles can be large). */
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(16 * 1024 * 1024),
-  /** Load the demo data (organization, users, Synthea patients) into an empty database at start. */
+  /** On the first start, give the demo practitioner a few video visits (with join links) to try the product. */
   DEMO_DATA: z
     .enum(['true', 'false'])
     .default('true')

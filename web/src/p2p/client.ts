@@ -136,6 +136,12 @@ const END_REASONS: Record<number, P2pEndReason> = {
 };
 /** How long a connection may stay "disconnected" before we restart ICE ourselves. */
 const DISCONNECTED_GRACE_MS = 3_000;
+/**
+ * How long a negotiated connection may take to connect before we restart ICE. A candidate lost on the way
+ * (a signaling server restarting, a relay between server instances) would otherwise leave it "new" forever;
+ * a restart gathers and sends fresh candidates.
+ */
+const CONNECT_GRACE_MS = 8_000;
 
 /** One other participant: the RTCPeerConnection and the perfect-negotiation bookkeeping for it. */
 class PeerLink {
@@ -145,6 +151,7 @@ class PeerLink {
   ignoreOffer = false;
   participant: RemoteParticipant;
   private disconnectedTimer?: ReturnType<typeof setTimeout>;
+  private connectTimer?: ReturnType<typeof setTimeout>;
 
   constructor(
     info: PeerInfo,
@@ -170,6 +177,7 @@ class PeerLink {
       this.participant = { ...this.participant, connectionState: state };
       this.call.changed(this);
       clearTimeout(this.disconnectedTimer);
+      if (state === 'connected') clearTimeout(this.connectTimer);
       // "failed" will not heal by itself; "disconnected" often does (a brief Wi-Fi hiccup), so give it a moment.
       if (state === 'failed') this.restartIce();
       else if (state === 'disconnected') this.disconnectedTimer = setTimeout(() => this.restartIce(), DISCONNECTED_GRACE_MS);
@@ -205,6 +213,7 @@ class PeerLink {
         this.ignoreOffer = !this.polite && collision;
         if (this.ignoreOffer) return;
         await this.pc.setRemoteDescription(description);
+        this.watchConnect();
         if (description.type === 'offer') {
           await this.pc.setLocalDescription();
           if (this.pc.localDescription) this.signal({ description: this.pc.localDescription.toJSON() as SignalPayload['description'] });
@@ -222,6 +231,14 @@ class PeerLink {
     }
   }
 
+  /** Restarts ICE if this negotiation has not connected in time (see CONNECT_GRACE_MS). */
+  private watchConnect(): void {
+    clearTimeout(this.connectTimer);
+    this.connectTimer = setTimeout(() => {
+      if (this.pc.connectionState !== 'connected' && this.pc.signalingState !== 'closed') this.restartIce();
+    }, CONNECT_GRACE_MS);
+  }
+
   restartIce(): void {
     if (this.pc.signalingState === 'closed') return;
     // Fires negotiationneeded with an ICE-restart offer; perfect negotiation takes it from there.
@@ -230,6 +247,7 @@ class PeerLink {
 
   close(): void {
     clearTimeout(this.disconnectedTimer);
+    clearTimeout(this.connectTimer);
     this.pc.onnegotiationneeded = this.pc.onicecandidate = this.pc.ontrack = this.pc.onconnectionstatechange = null;
     this.pc.close();
   }
