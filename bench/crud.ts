@@ -5,6 +5,7 @@
  */
 import autocannon from 'autocannon';
 import type { ChildProcess } from 'node:child_process';
+import { clientAuthorization } from './support/client-token.js';
 import { samplePatient } from './support/fixtures.js';
 import { freshDatabase, markdownTable, startProcess, stopProcess } from './support/servers.js';
 
@@ -38,21 +39,6 @@ async function run(url: string, opts: Partial<autocannon.Options>, onBody?: (bod
     p99: result.latency.p99,
     errors: result.non2xx + result.errors,
   };
-}
-
-async function token(base: string): Promise<Record<string, string>> {
-  const res = await fetch(`${base}/oauth2/token`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`,
-    },
-    body: 'grant_type=client_credentials&scope=system/*.cruds',
-  });
-  if (res.status === 404) return {};
-  if (!res.ok) throw new Error(`token: ${res.status} ${await res.text()}`);
-  const body = (await res.json()) as { access_token: string };
-  return { authorization: `Bearer ${body.access_token}` };
 }
 
 async function measure(name: string, base: string, auth: Record<string, string>): Promise<Record<string, Phase>> {
@@ -110,7 +96,7 @@ async function main() {
     children.push(await startProcess('bench/support/baseline-server.ts', { DATABASE_URL: baseDb.url }, BASE_PORT));
     const fhirBase = `http://127.0.0.1:${FHIR_PORT}`;
     const baseline = await measure('baseline', `http://127.0.0.1:${BASE_PORT}`, {});
-    const fhir = await measure('fhir', fhirBase, await token(fhirBase));
+    const fhir = await measure('fhir', fhirBase, await clientAuthorization(fhirBase, CLIENT_ID, CLIENT_SECRET));
     const targets: Record<string, number> = { create: 0.7, read: 0.75, update: 0 };
     const rows = (['create', 'read', 'update'] as const).map((op) => {
       const ratio = fhir[op].rps / baseline[op].rps;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS } from '../support/chromium.js';
 
 /**
  * The whole story of a video visit in two real browsers against the real server (`src/main.ts`, embedded
@@ -17,19 +18,6 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
  */
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--use-fake-device-for-media-stream',
-  '--use-fake-ui-for-media-stream',
-  '--allow-loopback-in-peer-connection',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-];
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'e2e');
 const PRACTITIONER = { email: 'practitioner@e2e.clinic', password: 'e2e-practitioner-password' };
 const haveChromium = existsSync(CHROMIUM);

@@ -7,25 +7,13 @@ import { InProcessBusHub, type SignalingBus } from '../../../src/meetings/p2p/bu
 import { createPostgresBus } from '../../../src/meetings/p2p/postgres-bus.js';
 import { createTestDatabase } from '../../support/db.js';
 import { joinToken, startSignaling, type SignalingInstance } from './support.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../../support/chromium.js';
 
 /**
  * Two people in headless Chromium with fake cameras — a host and a patient in separate browser contexts —
  * hold a call through the browser client module and our signaling server, and video arrives on both sides.
  * Then the same with each of them on a different server instance.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--use-fake-device-for-media-stream',
-  '--use-fake-ui-for-media-stream',
-  '--allow-loopback-in-peer-connection',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-];
 
 type TestWindow = Window & {
   p2pTest: {
