@@ -8,6 +8,8 @@ import type { ResourceIndexes } from '../fhir/search/types.js';
 export interface AuditIndexing {
   extractIndexes(resource: AuditEvent): ResourceIndexes;
   writeIndexRows(tx: Queryable, resourceType: string, id: string, indexes: ResourceIndexes, opts: { isNew: boolean }): Promise<void>;
+  /** All events' index rows in one statement; when absent, one statement per event. */
+  writeNewIndexRows?(tx: Queryable, resourceType: string, items: { id: string; indexes: ResourceIndexes }[]): Promise<void>;
 }
 
 export interface PendingAuditEvent {
@@ -51,5 +53,6 @@ export async function insertAuditEvents(tx: Queryable, indexing: AuditIndexing, 
       rows.map((r) => JSON.stringify(r.indexes.refs)),
     ],
   );
-  for (const r of rows) await indexing.writeIndexRows(tx, 'AuditEvent', r.id, r.indexes, { isNew: true });
+  if (indexing.writeNewIndexRows) await indexing.writeNewIndexRows(tx, 'AuditEvent', rows);
+  else for (const r of rows) await indexing.writeIndexRows(tx, 'AuditEvent', r.id, r.indexes, { isNew: true });
 }

@@ -36,6 +36,9 @@ export interface TokenAudience {
  * Access tokens are ES256 JWTs: any server of the installation, and any resource server that reads
  * /.well-known/jwks.json, can check them without a database round trip.
  */
+/** Verified tokens remembered at most; the cache starts over when full. */
+const VERIFIED_CACHE_SIZE = 10_000;
+
 export class AccessTokens {
   private readonly keySet: ReturnType<typeof createLocalJWKSet>;
 
@@ -77,6 +80,24 @@ export class AccessTokens {
 
   /** The principal of a valid token, or undefined (bad signature, expired, other issuer or audience, malformed). */
   async verify(token: string): Promise<(Principal & { sessionId?: string }) | undefined> {
+    // A token is immutable and signed: once verified it stays valid until it expires. Checking the ECDSA
+    // signature again on every request of a busy client costs more than the rest of a FHIR read.
+    const cached = this.verified.get(token);
+    if (cached) {
+      if (cached.expiresAt > Date.now()) return cached.principal;
+      this.verified.delete(token);
+    }
+    const principal = await this.verifySignature(token);
+    if (principal && principal.expiresAt) {
+      if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.clear();
+      this.verified.set(token, { principal: principal.value, expiresAt: principal.expiresAt });
+    }
+    return principal?.value;
+  }
+
+  private readonly verified = new Map<string, { principal: Principal & { sessionId?: string }; expiresAt: number }>();
+
+  private async verifySignature(token: string): Promise<{ value: Principal & { sessionId?: string }; expiresAt: number } | undefined> {
     try {
       const { payload } = await jwtVerify<AccessClaims>(token, this.keySet, {
         issuer: this.audience.issuer,
@@ -90,15 +111,19 @@ export class AccessTokens {
         return undefined;
       }
       return {
-        orgId: payload.org,
-        kind: payload.kind,
-        subject: payload.sub as string,
-        role: payload.role,
-        fhirUser: payload.fhirUser,
-        displayName: payload.name,
-        scopes: payload.scope.split(' ').filter(Boolean),
-        tokenId: payload.jti,
-        sessionId: payload.sid,
+        value: {
+          orgId: payload.org,
+          kind: payload.kind,
+          subject: payload.sub as string,
+          role: payload.role,
+          fhirUser: payload.fhirUser,
+          displayName: payload.name,
+          scopes: payload.scope.split(' ').filter(Boolean),
+          tokenId: payload.jti,
+          sessionId: payload.sid,
+        },
+        // Five seconds of the clock tolerance are not granted from the cache.
+        expiresAt: (payload.exp as number) * 1000,
       };
     } catch {
       return undefined;

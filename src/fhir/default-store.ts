@@ -8,6 +8,7 @@ import {
   searchParamsForCapabilityStatement,
   searchResources,
   writeIndexRows,
+  writeNewIndexRows,
 } from './search/index.js';
 import { createFhirStore, type FhirStore } from './store.js';
 import { loadValidationDefinitions, validateResource } from './validation/validate.js';
@@ -23,7 +24,7 @@ export function createDefaultFhirStore(db: Database): FhirStore {
       writeIndexRows,
       indexRowsSql,
       deleteIndexRows,
-      onWrite: auditWrites({ extractIndexes, writeIndexRows }),
+      onWrite: auditWrites({ extractIndexes, writeIndexRows, writeNewIndexRows }),
       search: (tx, ctx, resourceType, query, opts) => searchResources(tx, ctx, resourceType, query, opts),
       searchCompartment: (tx, ctx, args) => searchCompartment(tx, ctx, args),
     },
