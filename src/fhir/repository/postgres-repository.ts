@@ -255,8 +255,9 @@ export class PostgresFhirRepository implements FhirRepository {
     const id = valid.id as string;
     const current = await this.lockCurrent(valid.resourceType, id);
     if (current && current.org_id !== this.context.orgId) {
-      // The id is taken in another organization; say nothing more about it.
-      throw conflict(`The id '${id}' cannot be used for a new ${valid.resourceType}`);
+      // Another organization's resource: answered as if it did not exist. It cannot be created here either
+      // (ids are unique per type), so the answer is 404 rather than an update-as-create.
+      throw notFound(`${valid.resourceType}/${id} not found`);
     }
     if (opts.ifMatch !== undefined) {
       if (!current || current.deleted) throw preconditionFailed(`${valid.resourceType}/${id} does not exist; If-Match cannot match`);
