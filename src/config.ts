@@ -1,3 +1,4 @@
+import { IANAZone } from 'luxon';
 import { join } from 'node:path';
 import { z } from 'zod';
 
@@ -25,6 +26,11 @@ const schema = z.object({
   /** Largest request body accepted, in bytes (FHIR Bundles can be large). */
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(16 * 1024 * 1024),
   /** On the first start, give the demo practitioner a few video visits (with join links) to try the product. */
+  /** IANA time zone of the demo clinic and of organizations created without one (the server's zone by default). */
+  DEFAULT_TIME_ZONE: z
+    .string()
+    .refine((zone) => IANAZone.isValidZone(zone), 'must be an IANA time zone such as Europe/Berlin')
+    .optional(),
   DEMO_DATA: z
     .enum(['true', 'false'])
     .default('true')
@@ -171,6 +177,7 @@ export interface Config {
   logLevel: string;
   maxBodyBytes: number;
   demoData: boolean;
+  defaultTimeZone: string;
   meetings: MeetingsConfig;
   auth: AuthConfig;
   bulkExport: ExportConfig;
@@ -192,6 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     maxBodyBytes: e.MAX_BODY_BYTES,
     demoData: e.DEMO_DATA,
+    defaultTimeZone: e.DEFAULT_TIME_ZONE ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC',
     meetings: {
       idleEndSeconds: e.MEETING_IDLE_END_SECONDS,
       overrunEndSeconds: e.MEETING_OVERRUN_END_SECONDS,

@@ -9,6 +9,8 @@ export type UserRole = 'admin' | 'practitioner' | 'patient';
 export interface Organization {
   id: string;
   name: string;
+  /** IANA time zone of the clinic, e.g. Europe/Berlin */
+  timeZone: string;
 }
 
 export interface UserAccount {
@@ -92,18 +94,19 @@ export const hashToken = (token: string) => createHash('sha256').update(token).d
 
 /** The account tables. Every function takes the database or an open transaction. */
 export const accounts = {
-  async createOrganization(db: Queryable, org: { id?: string; name: string }): Promise<Organization> {
+  async createOrganization(db: Queryable, org: { id?: string; name: string; timeZone?: string }): Promise<Organization> {
     const id = org.id ?? randomUUID();
-    await db.query('INSERT INTO auth_organizations (id, name) VALUES ($1, $2)', [id, org.name]);
-    return { id, name: org.name };
+    const timeZone = org.timeZone ?? 'UTC';
+    await db.query('INSERT INTO auth_organizations (id, name, time_zone) VALUES ($1, $2, $3)', [id, org.name, timeZone]);
+    return { id, name: org.name, timeZone };
   },
 
   async listOrganizations(db: Queryable): Promise<Organization[]> {
-    return (await db.query<Organization>('SELECT id, name FROM auth_organizations ORDER BY created_at, id')).rows;
+    return (await db.query<Organization>('SELECT id, name, time_zone AS "timeZone" FROM auth_organizations ORDER BY created_at, id')).rows;
   },
 
   async getOrganization(db: Queryable, id: string): Promise<Organization | undefined> {
-    return (await db.query<Organization>('SELECT id, name FROM auth_organizations WHERE id = $1', [id])).rows[0];
+    return (await db.query<Organization>('SELECT id, name, time_zone AS "timeZone" FROM auth_organizations WHERE id = $1', [id])).rows[0];
   },
 
   async createUser(

@@ -76,7 +76,10 @@ export async function bootstrap(db: Database, store: FhirStore, config: Config):
   ]);
 
   const created = await db.transaction(async (tx) => {
-    const org = await tx.query(`INSERT INTO auth_organizations (id, name) VALUES ($1, 'Demo Clinic') ON CONFLICT DO NOTHING RETURNING id`, [DEFAULT_ORG_ID]);
+    const org = await tx.query(
+      `INSERT INTO auth_organizations (id, name, time_zone) VALUES ($1, 'Demo Clinic', $2) ON CONFLICT DO NOTHING RETURNING id`,
+      [DEFAULT_ORG_ID, config.defaultTimeZone],
+    );
     if (org.rowCount === 0) return false;
     const user = (id: string, l: Login, hash: string, role: string, fhirUser: string | null, name: string) =>
       tx.query(

@@ -23,6 +23,11 @@ export class AuthService {
     return this.config.publicBaseUrl;
   }
 
+  /** The zone of organizations created without one (and of the demo clinic). */
+  get defaultTimeZone(): string {
+    return this.config.defaultTimeZone;
+  }
+
   get fhirBaseUrl(): string {
     return `${this.config.publicBaseUrl}/fhir`;
   }

@@ -1,3 +1,4 @@
+import { IANAZone } from 'luxon';
 import type { FastifyInstance } from 'fastify';
 import type { Patient, Practitioner } from '@medplum/fhirtypes';
 import { z } from 'zod';
@@ -37,6 +38,10 @@ const newClient = z
 
 const newOrganization = z.object({
   name: z.string().min(1).max(200),
+  timeZone: z
+    .string()
+    .refine((zone) => IANAZone.isValidZone(zone), 'must be an IANA time zone such as Europe/Berlin')
+    .optional(),
   admin: z.object({ email: z.string().email(), password: z.string().min(8).max(1024), displayName: z.string().max(200).optional() }),
 });
 
@@ -65,7 +70,7 @@ export function adminRoutes(app: FastifyInstance, auth: AuthService): void {
   app.post('/api/admin/organizations', async (request, reply) => {
     admin(request);
     const body = parse(newOrganization, request.body);
-    const org = await accounts.createOrganization(auth.db, { name: body.name });
+    const org = await accounts.createOrganization(auth.db, { name: body.name, timeZone: body.timeZone ?? auth.defaultTimeZone });
     await auth.store
       .repository({ orgId: org.id, baseUrl: auth.fhirBaseUrl })
       .update({ resourceType: 'Organization', id: org.id, active: true, name: body.name });

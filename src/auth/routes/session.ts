@@ -85,7 +85,12 @@ export function sessionRoutes(app: FastifyInstance, auth: AuthService, rateLimit
     if (principal.kind === 'user') {
       const user = await accounts.getUser(auth.db, principal.subject);
       if (!user) throw unauthorized();
-      return reply.send({ ...publicUser(user), scope: principal.scopes.join(' ') });
+      const org = await accounts.getOrganization(auth.db, user.orgId);
+      return reply.send({
+        ...publicUser(user),
+        scope: principal.scopes.join(' '),
+        organization: org ? { id: org.id, name: org.name, timeZone: org.timeZone } : undefined,
+      });
     }
     return reply.send({ kind: 'client', clientId: principal.subject, orgId: principal.orgId, scope: principal.scopes.join(' ') });
   });

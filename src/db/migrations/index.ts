@@ -3,6 +3,7 @@ import * as search from './002-search.js';
 import * as auth from './003-auth.js';
 import * as meetings from './004-meetings.js';
 import * as bulkExport from './005-bulk-export.js';
+import * as organizationTimeZone from './006-organization-time-zone.js';
 
 export interface Migration {
   version: number;
@@ -17,4 +18,5 @@ export const migrations: Migration[] = [
   { version: 3, name: 'auth', sql: auth.sql },
   { version: 4, name: 'meetings', sql: meetings.sql },
   { version: 5, name: 'bulk-export', sql: bulkExport.sql },
+  { version: 6, name: 'organization-time-zone', sql: organizationTimeZone.sql },
 ];
