@@ -229,6 +229,20 @@ export async function markEnded(q: Queryable, id: string, now: Date): Promise<Me
   return r.rows[0];
 }
 
+/**
+ * Queues the provider's end-room call in the transaction that ends or cancels the meeting, so the call cannot
+ * be lost; it is delivered right after the commit, and retried from here when the provider is down.
+ */
+export async function enqueueEndRoom(q: Queryable, meeting: MeetingRow, reason: string, now: Date): Promise<string> {
+  const id = randomUUID();
+  await q.query(
+    `INSERT INTO provider_outbox (id, org_id, meeting_id, provider, action, payload, next_attempt_at, created_at)
+     VALUES ($1, $2, $3, $4, 'end_room', $5, $6, $6)`,
+    [id, meeting.org_id, meeting.id, meeting.provider, JSON.stringify({ roomId: meeting.meeting_id, reason }), now],
+  );
+  return id;
+}
+
 export async function setProviderSessionClosed(q: Queryable, id: string, at: Date | null, now: Date): Promise<void> {
   await q.query('UPDATE virtual_meetings SET provider_session_closed_at = $2, updated_at = $3 WHERE id = $1', [id, at, now]);
 }

@@ -314,11 +314,7 @@ export class MeetingService {
 
   /** Host or org admin; ending an ended meeting returns it unchanged. */
   async endMeeting(actor: Principal, meetingId: string, reason = 'ended by host'): Promise<Meeting> {
-    const row = await store.findMeeting(this.db, actor.orgId, meetingId);
-    if (!row) throw notFound(`Meeting ${meetingId} not found`);
-    const isHost = practitionerIdOf(actor) === row.host_practitioner_id;
-    const isAdmin = actor.kind === 'user' && actor.role === 'admin';
-    if (!isHost && !isAdmin) throw forbidden('Only the host or an administrator can end this meeting');
+    const row = await this.meetingOfHostOrAdmin(actor, meetingId, 'end');
     return this.end(row.id, reason, userTrigger(actor));
   }
 
@@ -328,11 +324,7 @@ export class MeetingService {
    * cancelled meeting changes nothing; a meeting that started must be ended instead (409).
    */
   async cancelMeeting(actor: Principal, meetingId: string, reason = 'cancelled by the clinic'): Promise<Meeting> {
-    const row = await store.findMeeting(this.db, actor.orgId, meetingId);
-    if (!row) throw notFound(`Meeting ${meetingId} not found`);
-    const isHost = practitionerIdOf(actor) === row.host_practitioner_id;
-    const isAdmin = actor.kind === 'user' && actor.role === 'admin';
-    if (!isHost && !isAdmin) throw forbidden('Only the host or an administrator can cancel this meeting');
+    await this.meetingOfHostOrAdmin(actor, meetingId, 'cancel');
     const trigger = userTrigger(actor);
     const { cancelled, outboxId } = await this.db.transaction(async (tx) => {
       const locked = await store.findMeetingAnyOrg(tx, meetingId, { lock: true });
@@ -358,13 +350,7 @@ export class MeetingService {
         }
       }
       await store.appendEvents(tx, locked.id, events, now);
-      const id = randomUUID();
-      await tx.query(
-        `INSERT INTO provider_outbox (id, org_id, meeting_id, provider, action, payload, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, $4, 'end_room', $5, $6, $6)`,
-        [id, locked.org_id, locked.id, locked.provider, JSON.stringify({ roomId: locked.meeting_id, reason }), now],
-      );
-      return { cancelled: updated.rows[0], outboxId: id };
+      return { cancelled: updated.rows[0], outboxId: await store.enqueueEndRoom(tx, locked, reason, now) };
     });
     if (outboxId) await this.deliverOutboxItem(outboxId);
     return store.toMeeting(cancelled);
@@ -377,6 +363,16 @@ export class MeetingService {
     if (actor.kind !== 'user' || (actor.role !== 'practitioner' && actor.role !== 'admin')) throw forbidden('Only clinic staff share join links');
     await store.appendEvent(this.db, row.id, 'link_shared', { channel }, userTrigger(actor), this.now());
     return this.listEvents(actor, meetingId);
+  }
+
+  /** The meeting, when the actor is its host or an administrator of its org. */
+  private async meetingOfHostOrAdmin(actor: Principal, meetingId: string, verb: 'end' | 'cancel'): Promise<MeetingRow> {
+    const row = await store.findMeeting(this.db, actor.orgId, meetingId);
+    if (!row) throw notFound(`Meeting ${meetingId} not found`);
+    const isHost = practitionerIdOf(actor) === row.host_practitioner_id;
+    const isAdmin = actor.kind === 'user' && actor.role === 'admin';
+    if (!isHost && !isAdmin) throw forbidden(`Only the host or an administrator can ${verb} this meeting`);
+    return row;
   }
 
   /** The end rule for the system's own reasons (idle, overrun) and for the provider's. */
@@ -434,15 +430,7 @@ export class MeetingService {
       }
     }
     await store.appendEvents(tx, meeting.id, events, now);
-    let outboxId: string | undefined;
-    if (opts.endAtProvider) {
-      outboxId = randomUUID();
-      await tx.query(
-        `INSERT INTO provider_outbox (id, org_id, meeting_id, provider, action, payload, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, $4, 'end_room', $5, $6, $6)`,
-        [outboxId, meeting.org_id, meeting.id, meeting.provider, JSON.stringify({ roomId: meeting.meeting_id, reason }), now],
-      );
-    }
+    const outboxId = opts.endAtProvider ? await store.enqueueEndRoom(tx, meeting, reason, now) : undefined;
     return { row, outboxId };
   }
 
