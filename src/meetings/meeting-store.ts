@@ -249,15 +249,8 @@ export async function setProviderSessionClosed(q: Queryable, id: string, at: Dat
 
 // ------------------------------------------------------------------------------------------- participants
 
-export interface NewParticipant {
-  meetingId: string;
-  userId?: string;
-  userType: UserType;
-  displayName: string;
-  role: ParticipantRole;
-  providerPeerId?: string;
-  joinedAt: Date;
-}
+/** A session about to be opened: a Participant without its id and end, joined at a Date. */
+export type NewParticipant = Omit<Participant, 'id' | 'joinedAt' | 'leftAt'> & { joinedAt: Date };
 
 export async function insertParticipant(q: Queryable, p: NewParticipant): Promise<Participant> {
   const r = await q.query<ParticipantRow>(
@@ -289,12 +282,15 @@ export async function setParticipantPeer(q: Queryable, participantId: string, pe
   await q.query('UPDATE virtual_meeting_participants SET provider_peer_id = $2 WHERE id = $1', [participantId, peerId]);
 }
 
+/** Ends a session at $2 (never before it began) and records how long it lasted, in whole seconds. */
+const CLOSE_SESSION_SET = `left_at = GREATEST($2::timestamptz, joined_at),
+         duration_seconds = GREATEST(0, ROUND(EXTRACT(EPOCH FROM ($2::timestamptz - joined_at))))::integer`;
+
 /** Closes the session when still open; undefined when it was already closed. */
 export async function closeParticipant(q: Queryable, participantId: string, at: Date): Promise<Participant | undefined> {
   const r = await q.query<ParticipantRow>(
     `UPDATE virtual_meeting_participants
-     SET left_at = GREATEST($2::timestamptz, joined_at),
-         duration_seconds = GREATEST(0, ROUND(EXTRACT(EPOCH FROM ($2::timestamptz - joined_at))))::integer
+     SET ${CLOSE_SESSION_SET}
      WHERE id = $1 AND left_at IS NULL RETURNING *`,
     [participantId, at],
   );
@@ -304,8 +300,7 @@ export async function closeParticipant(q: Queryable, participantId: string, at: 
 export async function closeOpenParticipants(q: Queryable, meetingId: string, at: Date): Promise<Participant[]> {
   const r = await q.query<ParticipantRow>(
     `UPDATE virtual_meeting_participants
-     SET left_at = GREATEST($2::timestamptz, joined_at),
-         duration_seconds = GREATEST(0, ROUND(EXTRACT(EPOCH FROM ($2::timestamptz - joined_at))))::integer
+     SET ${CLOSE_SESSION_SET}
      WHERE meeting_id = $1 AND left_at IS NULL RETURNING *`,
     [meetingId, at],
   );

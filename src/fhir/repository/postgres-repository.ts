@@ -52,7 +52,6 @@ interface CurrentRow {
 const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 const DEFAULT_HISTORY_COUNT = 50;
 const MAX_HISTORY_COUNT = 1000;
-/** Stored resources with this many versions before it are the history page limit for a single instance. */
 
 /**
  * The FHIR store on PostgreSQL. Every write is one transaction: current row (with token/reference index

@@ -4,7 +4,6 @@ import { OperationOutcomeError, outcome } from '../../fhir/outcomes.js';
 import type { FhirRepository, RepositoryContext } from '../../fhir/repository/repository.js';
 import { routeFhirRequest, type RouterOptions } from '../../fhir/rest/router.js';
 import type { AccessPolicy, FhirContext, FhirRequest, FhirResponse } from '../../fhir/rest/types.js';
-import { sendOutcomeError } from '../errors.js';
 
 export interface FhirRouteDeps {
   baseUrl: string;
@@ -24,7 +23,7 @@ export async function fhirRoutes(app: FastifyInstance, deps: FhirRouteDeps): Pro
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
     const fhirPath = (request.params as { '*'?: string })['*'] ?? '';
     checkFormat(request);
-    const query = toQuery(request.query as Record<string, string | string[]>);
+    const query = { ...((request.query as Record<string, string | string[]> | undefined) ?? {}) };
     const req: FhirRequest = {
       method: request.method as FhirRequest['method'],
       path: fhirPath,
@@ -86,8 +85,4 @@ function checkFormat(request: FastifyRequest): void {
   }
 }
 
-function toQuery(q: Record<string, string | string[]> | undefined): Record<string, string | string[]> {
-  return { ...(q ?? {}) };
-}
 
-export { sendOutcomeError };
