@@ -4,12 +4,9 @@ import type { Queryable } from '../db/database.js';
 import { contentHash, withServerMeta } from '../fhir/repository/meta.js';
 import type { ResourceIndexes } from '../fhir/search/types.js';
 
-/** The search module's functions the audit store indexes its events with. */
+/** The search module's extraction, which indexes AuditEvents like every other resource. */
 export interface AuditIndexing {
   extractIndexes(resource: AuditEvent): ResourceIndexes;
-  writeIndexRows(tx: Queryable, resourceType: string, id: string, indexes: ResourceIndexes, opts: { isNew: boolean }): Promise<void>;
-  /** All events' index rows in one statement; when absent, one statement per event. */
-  writeNewIndexRows?(tx: Queryable, resourceType: string, items: { id: string; indexes: ResourceIndexes }[]): Promise<void>;
 }
 
 export interface PendingAuditEvent {
@@ -17,42 +14,71 @@ export interface PendingAuditEvent {
   event: AuditEvent;
 }
 
+/** Data-modifying CTEs (`name AS (…)`) and their bind values, to be placed in a WITH list. */
+export interface AuditSql {
+  ctes: string[];
+  params: unknown[];
+}
+
 /**
- * Stores AuditEvents as ordinary FHIR resources of their org (so admins search them through the FHIR API), but
- * without the repository's validation: they are built by buildAuditEvent, whose output a test validates, and
- * this path runs for every request. Many events go in one statement.
+ * The SQL that stores AuditEvents as ordinary FHIR resources of their org (so admins search them through the
+ * FHIR API): current row, history row and search index rows, for any number of events, as CTEs of one
+ * statement. The events skip the repository's validation: they are built by buildAuditEvent, whose output a
+ * test validates, and this runs for every request.
+ *
+ * Everything travels as two JSON parameters that PostgreSQL unpacks (jsonb_to_recordset): encoding many
+ * per-row text arrays is the costly part of sending a batch, and the server has more CPU to spare than the
+ * request path. `gate` names a CTE of the enclosing statement; when given, nothing is stored unless it
+ * returned a row (the audited write really happened).
  */
-export async function insertAuditEvents(tx: Queryable, indexing: AuditIndexing, pending: PendingAuditEvent[]): Promise<void> {
-  if (pending.length === 0) return;
-  const rows = pending.map(({ orgId, event }) => {
+export function auditEventsSql(indexing: AuditIndexing, pending: PendingAuditEvent[], opts: { firstParam: number; gate?: string }): AuditSql {
+  const rows: unknown[] = [];
+  const indexRows: { strings: unknown[]; dates: unknown[]; numbers: unknown[] } = { strings: [], dates: [], numbers: [] };
+  for (const { orgId, event } of pending) {
     const id = randomUUID();
     const stored = withServerMeta(event, id, 1, event.recorded as string);
-    return { orgId, id, stored, indexes: indexing.extractIndexes(stored) };
-  });
-  // Per-row arrays (tokens, refs) travel as JSON text: unnest() would flatten a two-dimensional array.
-  await tx.query(
-    `WITH input AS (
-       SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[])
-         AS u(id, org_id, recorded, content_hash, data, tokens, refs)),
-     cur AS (
-       INSERT INTO fhir_resources
-         (resource_type, id, org_id, version_id, last_updated, created_at, deleted, content_hash, resource_data, tokens, refs)
-       SELECT 'AuditEvent', id, org_id, 1, recorded, recorded, false, content_hash, data::jsonb,
-              ARRAY(SELECT jsonb_array_elements_text(tokens::jsonb)), ARRAY(SELECT jsonb_array_elements_text(refs::jsonb))
-       FROM input
-       RETURNING id, org_id, last_updated, resource_data)
-     INSERT INTO fhir_resource_history (resource_type, id, version_id, org_id, last_updated, deleted, resource_data)
-     SELECT 'AuditEvent', id, 1, org_id, last_updated, false, resource_data FROM cur`,
-    [
-      rows.map((r) => r.id),
-      rows.map((r) => r.orgId),
-      rows.map((r) => r.stored.recorded),
-      rows.map((r) => contentHash(r.stored)),
-      rows.map((r) => JSON.stringify(r.stored)),
-      rows.map((r) => JSON.stringify(r.indexes.tokens)),
-      rows.map((r) => JSON.stringify(r.indexes.refs)),
+    const indexes = indexing.extractIndexes(stored);
+    rows.push({ id, org_id: orgId, recorded: stored.recorded, content_hash: contentHash(stored), data: stored, tokens: indexes.tokens, refs: indexes.refs });
+    for (const s of indexes.strings) indexRows.strings.push({ id, ...s });
+    for (const d of indexes.dates) indexRows.dates.push({ id, ...d });
+    for (const n of indexes.numbers) indexRows.numbers.push({ id, ...n, low: String(n.low), high: String(n.high) });
+  }
+  const events = `$${opts.firstParam}`;
+  const index = `$${opts.firstParam + 1}`;
+  const gate = opts.gate ? ` WHERE EXISTS (SELECT 1 FROM ${opts.gate})` : '';
+  return {
+    ctes: [
+      `au_input AS (
+         SELECT * FROM jsonb_to_recordset(${events}::jsonb)
+           AS u(id text, org_id text, recorded timestamptz, content_hash text, data jsonb, tokens text[], refs text[])${gate})`,
+      `au_cur AS (
+         INSERT INTO fhir_resources
+           (resource_type, id, org_id, version_id, last_updated, created_at, deleted, content_hash, resource_data, tokens, refs)
+         SELECT 'AuditEvent', id, org_id, 1, recorded, recorded, false, content_hash, data, tokens, refs FROM au_input
+         RETURNING id, org_id, last_updated, resource_data)`,
+      `au_history AS (
+         INSERT INTO fhir_resource_history (resource_type, id, version_id, org_id, last_updated, deleted, resource_data)
+         SELECT 'AuditEvent', id, 1, org_id, last_updated, false, resource_data FROM au_cur)`,
+      `au_string AS (
+         INSERT INTO fhir_search_string (resource_type, id, param, value, exact)
+         SELECT 'AuditEvent', id, param, value, exact
+         FROM jsonb_to_recordset(${index}::jsonb -> 'strings') AS s(id text, param text, value text, exact text)${gate})`,
+      `au_date AS (
+         INSERT INTO fhir_search_date (resource_type, id, param, low, high)
+         SELECT 'AuditEvent', id, param, low, high
+         FROM jsonb_to_recordset(${index}::jsonb -> 'dates') AS d(id text, param text, low timestamptz, high timestamptz)${gate})`,
+      `au_number AS (
+         INSERT INTO fhir_search_number (resource_type, id, param, low, high, system, code)
+         SELECT 'AuditEvent', id, param, low, high, system, code
+         FROM jsonb_to_recordset(${index}::jsonb -> 'numbers') AS n(id text, param text, low numeric, high numeric, system text, code text)${gate})`,
     ],
-  );
-  if (indexing.writeNewIndexRows) await indexing.writeNewIndexRows(tx, 'AuditEvent', rows);
-  else for (const r of rows) await indexing.writeIndexRows(tx, 'AuditEvent', r.id, r.indexes, { isNew: true });
+    params: [JSON.stringify(rows), JSON.stringify(indexRows)],
+  };
+}
+
+/** Stores a batch of AuditEvents in one statement. */
+export async function insertAuditEvents(q: Queryable, indexing: AuditIndexing, pending: PendingAuditEvent[]): Promise<void> {
+  if (pending.length === 0) return;
+  const sql = auditEventsSql(indexing, pending, { firstParam: 1 });
+  await q.query(`WITH ${sql.ctes.join(',\n')} SELECT count(*) FROM au_cur`, sql.params);
 }

@@ -53,7 +53,8 @@ export class AuditBatchWriter {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
       try {
-        await this.db.transaction((tx) => insertAuditEvents(tx, this.indexing, batch));
+        // One statement, so it commits or fails as a whole without an explicit transaction.
+        await insertAuditEvents(this.db, this.indexing, batch);
       } catch (err) {
         this.queue.unshift(...batch);
         this.opts.onError?.(err);

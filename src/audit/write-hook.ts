@@ -1,20 +1,20 @@
-import type { Queryable } from '../db/database.js';
 import type { RepositoryContext, ResourceChange } from '../fhir/repository/repository.js';
 import { buildAuditEvent } from './audit-event.js';
-import { insertAuditEvents, type AuditIndexing } from './audit-store.js';
+import { auditEventsSql, type AuditIndexing, type AuditSql } from './audit-store.js';
 import { requestScope } from './request-scope.js';
 
 /**
- * The repository's onWrite hook: the AuditEvent of a create, update or delete is written in the same
- * transaction as the change, so there is never a change without its record. Writes with no caller (the
- * server's own jobs, imports) are not accesses by anyone and are not recorded here.
+ * The repository's write-statement hook: the AuditEvent of a create, update or delete is stored by the same
+ * statement as the change (gated on the CTE that wrote it), so there is never a change without its record
+ * and never a record of a change that did not happen. Writes with no caller (the server's own jobs, imports)
+ * are not accesses by anyone and are not recorded here.
  */
-export function auditWrites(indexing: AuditIndexing) {
-  return async (tx: Queryable, ctx: RepositoryContext, change: ResourceChange): Promise<void> => {
-    if (change.resourceType === 'AuditEvent') return;
+export function auditWritesSql(indexing: AuditIndexing) {
+  return (ctx: RepositoryContext, change: ResourceChange, opts: { firstParam: number; gate: string }): AuditSql | undefined => {
+    if (change.resourceType === 'AuditEvent') return undefined;
     const scope = requestScope.getStore();
     const principal = ctx.principal ?? scope?.principal;
-    if (!principal) return;
+    if (!principal) return undefined;
     const event = buildAuditEvent({
       interaction: change.interaction,
       outcome: '0',
@@ -22,7 +22,8 @@ export function auditWrites(indexing: AuditIndexing) {
       address: scope?.address,
       what: `${change.resourceType}/${change.id}/_history/${change.versionId}`,
     });
-    await insertAuditEvents(tx, indexing, [{ orgId: ctx.orgId, event }]);
+    // Counted when the statement is built: if it then fails, the request fails and is audited as a failure.
     if (scope) scope.auditedWrites++;
+    return auditEventsSql(indexing, [{ orgId: ctx.orgId, event }], opts);
   };
 }

@@ -12,7 +12,7 @@ import { registerFhirAudit } from '../audit/http-audit.js';
 import { attachScope, requestScope, type RequestScope } from '../audit/request-scope.js';
 import { notFound, OperationOutcomeError, outcome } from '../fhir/outcomes.js';
 import type { AccessPolicy } from '../fhir/rest/types.js';
-import { extractIndexes, writeIndexRows, writeNewIndexRows } from '../fhir/search/index.js';
+import { extractIndexes } from '../fhir/search/index.js';
 import type { FhirStore } from '../fhir/store.js';
 import { AccessTokens } from './access-tokens.js';
 import { confiningPatient, smartAccessPolicy } from './access-policy.js';
@@ -82,7 +82,7 @@ export async function registerAuth(app: FastifyInstance, deps: AuthDeps) {
   discoveryRoutes(app, auth);
   adminRoutes(app, auth);
 
-  const writer = new AuditBatchWriter(db, deps.auditIndexing ?? { extractIndexes, writeIndexRows, writeNewIndexRows }, {
+  const writer = new AuditBatchWriter(db, deps.auditIndexing ?? { extractIndexes }, {
     flushIntervalMs: deps.auditFlushIntervalMs,
     onError: (err) => app.log.error({ err }, 'audit events could not be stored yet; will retry'),
   });

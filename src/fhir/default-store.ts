@@ -1,4 +1,4 @@
-import { auditWrites } from '../audit/write-hook.js';
+import { auditWritesSql } from '../audit/write-hook.js';
 import type { Database } from '../db/database.js';
 import {
   deleteIndexRows,
@@ -8,7 +8,6 @@ import {
   searchParamsForCapabilityStatement,
   searchResources,
   writeIndexRows,
-  writeNewIndexRows,
 } from './search/index.js';
 import { createFhirStore, type FhirStore } from './store.js';
 import { loadValidationDefinitions, validateResource } from './validation/validate.js';
@@ -24,7 +23,7 @@ export function createDefaultFhirStore(db: Database): FhirStore {
       writeIndexRows,
       indexRowsSql,
       deleteIndexRows,
-      onWrite: auditWrites({ extractIndexes, writeIndexRows, writeNewIndexRows }),
+      onWriteSql: auditWritesSql({ extractIndexes }),
       search: (tx, ctx, resourceType, query, opts) => searchResources(tx, ctx, resourceType, query, opts),
       searchCompartment: (tx, ctx, args) => searchCompartment(tx, ctx, args),
     },

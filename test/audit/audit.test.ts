@@ -4,7 +4,7 @@ import { buildAuditEvent } from '../../src/audit/audit-event.js';
 import { AuditBatchWriter } from '../../src/audit/batch-writer.js';
 import { fhirAccessOf } from '../../src/audit/http-audit.js';
 import type { Database } from '../../src/db/database.js';
-import { extractIndexes, writeIndexRows } from '../../src/fhir/search/index.js';
+import { extractIndexes } from '../../src/fhir/search/index.js';
 import { loadValidationDefinitions, validateResource } from '../../src/fhir/validation/validate.js';
 import { DEFAULT_ORG_ID } from '../../src/tenancy.js';
 import { createTestServer, type TestServer, type TestUser } from '../support/app.js';
@@ -102,13 +102,41 @@ describe.each(testDatabaseKinds())('audit trail on %s', (kind) => {
     expect(after.filter((e) => e.entity?.[0]?.what?.reference?.startsWith(`Patient/${id}/`)).map((e) => e.action)).toEqual(['C', 'U', 'D']);
   });
 
+  it('stores no success record for a write that did not happen', async () => {
+    const { id } = (await as(practitioner.token, 'POST', '/fhir/Patient', { resourceType: 'Patient', name: [{ family: 'Stale' }] })).json();
+    const stale = await server.app.inject({
+      method: 'PUT',
+      url: `/fhir/Patient/${id}`,
+      headers: { authorization: `Bearer ${practitioner.token}`, 'content-type': 'application/fhir+json', 'if-match': 'W/"7"' },
+      payload: { resourceType: 'Patient', id, name: [{ family: 'Lost' }] },
+    });
+    expect(stale.statusCode).toBe(412);
+    await waitForAudit(server.db, orgId, (e) => e.entity?.[0]?.what?.reference === `Patient/${id}` && e.outcomeDesc === 'precondition failed');
+    const events = await auditEvents(server.db, orgId);
+    expect(events.filter((e) => e.entity?.[0]?.what?.reference === `Patient/${id}/_history/2`)).toEqual([]);
+  });
+
+  it('indexes write records like any AuditEvent, so FHIR search finds them', async () => {
+    const { id } = (await as(practitioner.token, 'POST', '/fhir/Patient', { resourceType: 'Patient', name: [{ family: 'Found' }] })).json();
+    const query = new URLSearchParams({
+      entity: `Patient/${id}`,
+      subtype: 'http://hl7.org/fhir/restful-interaction|create',
+      action: 'C',
+      date: `ge${new Date(Date.now() - 60_000).toISOString()}`,
+      address: '127.0.0.1',
+    });
+    const res = await as(admin.token, 'GET', `/fhir/AuditEvent?${query}`);
+    expect(res.statusCode).toBe(200);
+    expect(res.json().entry?.map((e: { resource: AuditEvent }) => e.resource.entity?.[0]?.what?.reference)).toEqual([`Patient/${id}/_history/1`]);
+  });
+
   it('records reads, searches, failures and forbidden attempts through the batch writer', async () => {
     const created = (await as(practitioner.token, 'POST', '/fhir/Patient', { resourceType: 'Patient' })).json();
     await as(practitioner.token, 'GET', `/fhir/Patient/${created.id}`);
     await waitForAudit(server.db, orgId, (e) => subtype(e) === 'read' && e.entity?.[0]?.what?.reference === `Patient/${created.id}` && e.outcome === '0');
 
     await as(practitioner.token, 'GET', '/fhir/Patient?family=Nobody');
-    const search = await waitForAudit(server.db, orgId, (e) => subtype(e) === 'search-type');
+    const search = await waitForAudit(server.db, orgId, (e) => subtype(e) === 'search-type' && e.entity?.[0]?.what?.type === 'Patient');
     expect(Buffer.from(search.entity![0].query!, 'base64').toString()).toBe('family=Nobody');
 
     await as(practitioner.token, 'GET', '/fhir/Patient/does-not-exist');
@@ -143,7 +171,7 @@ describe.each(testDatabaseKinds())('audit batch writer on %s', (kind) => {
   it('loses nothing: what is queued is stored on close', async () => {
     const database = await createTestDatabase(kind);
     try {
-      const writer = new AuditBatchWriter(database.db, { extractIndexes, writeIndexRows }, { flushIntervalMs: 60_000, maxBatch: 1000 });
+      const writer = new AuditBatchWriter(database.db, { extractIndexes }, { flushIntervalMs: 60_000, maxBatch: 1000 });
       for (let i = 0; i < 250; i++) writer.enqueue({ orgId: 'org-x', event: buildAuditEvent({ interaction: 'read', outcome: '0', what: `Patient/${i}` }) });
       expect(writer.pending).toBe(250);
       await writer.close();
@@ -158,20 +186,17 @@ describe.each(testDatabaseKinds())('audit batch writer on %s', (kind) => {
     try {
       let failNext = true;
       const errors: unknown[] = [];
-      const writer = new AuditBatchWriter(
-        database.db,
-        {
-          extractIndexes,
-          writeIndexRows: async (...args) => {
-            if (failNext) {
-              failNext = false;
-              throw new Error('database unavailable');
-            }
-            return writeIndexRows(...args);
-          },
+      // The database refuses the first statement, as when the connection is lost.
+      const flaky: Database = Object.assign(Object.create(database.db) as Database, {
+        query: async (sql: string, params?: unknown[]) => {
+          if (failNext) {
+            failNext = false;
+            throw new Error('database unavailable');
+          }
+          return database.db.query(sql, params);
         },
-        { flushIntervalMs: 60_000, onError: (err) => errors.push(err) },
-      );
+      });
+      const writer = new AuditBatchWriter(flaky, { extractIndexes }, { flushIntervalMs: 60_000, onError: (err) => errors.push(err) });
       writer.enqueue({ orgId: 'org-y', event: buildAuditEvent({ interaction: 'read', outcome: '0', what: 'Patient/1' }) });
       await writer.flush();
       expect(errors).toHaveLength(1);

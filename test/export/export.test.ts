@@ -379,7 +379,7 @@ describe.each(testDatabaseKinds())('bulk export on %s', (kind) => {
     const statusPath = await kickOff(server.app, '/fhir/$export?_type=Patient');
     const jobId = statusPath.split('/').pop() as string;
     // The worker records the job's end through the server's audit writer, as the server's own worker does.
-    const writer = new AuditBatchWriter(server.db, { extractIndexes, writeIndexRows }, { flushIntervalMs: 50 });
+    const writer = new AuditBatchWriter(server.db, { extractIndexes }, { flushIntervalMs: 50 });
     const worker = testWorker(server.db, dataDir, {}, undefined, exportAudit(writer));
     worker.start();
     const manifest = await waitForManifest(server.app, statusPath);

@@ -3,7 +3,7 @@ import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import type { Database, Queryable } from '../../db/database.js';
 import { badRequest, conflict, gone, notFound, OperationOutcomeError, outcome, preconditionFailed } from '../outcomes.js';
-import { SEARCH_INDEX_VERSION, type ResourceIndexes } from '../search/types.js';
+import { EMPTY_INDEXES, SEARCH_INDEX_VERSION, type ResourceIndexes } from '../search/types.js';
 import { contentHash, fhirInstant, withServerMeta } from './meta.js';
 import type {
   CreateOptions,
@@ -39,6 +39,12 @@ export interface RepositoryDependencies {
    * record commit or roll back together.
    */
   onWrite?(tx: Queryable, ctx: RepositoryContext, change: ResourceChange): Promise<void>;
+  /**
+   * Like onWrite, but as CTEs of the write statement itself (bind values numbered from firstParam; `gate` names
+   * the CTE that returns the written row, so they can write only when it did). The audit trail uses it: the
+   * change and its record are then one statement.
+   */
+  onWriteSql?(ctx: RepositoryContext, change: ResourceChange, opts: { firstParam: number; gate: string }): { ctes: string[]; params: unknown[] } | undefined;
 }
 
 interface CurrentRow {
@@ -93,35 +99,54 @@ export class PostgresFhirRepository implements FhirRepository {
         if (matches.length === 1) {
           return { resource: (await self.read(valid.resourceType, matches[0])) as T, outcome: 'existing' as const };
         }
-        return { resource: await self.insertNew(valid, newId), outcome: 'created' as const };
+        return { resource: await self.insertNew(self.requireTx(), valid, newId), outcome: 'created' as const };
       });
     }
-    return { resource: await this.withTransaction((repo) => (repo as PostgresFhirRepository).insertNew(valid, newId)), outcome: 'created' };
+    // A create whose every part is one statement needs no explicit transaction: PostgreSQL runs a single
+    // statement atomically, and BEGIN/COMMIT would be two more round trips on the busiest write there is.
+    if (!this.tx && this.writesInOneStatement) return { resource: await this.insertNew(this.db, valid, newId), outcome: 'created' };
+    return {
+      resource: await this.withTransaction((repo) => {
+        const self = repo as PostgresFhirRepository;
+        return self.insertNew(self.requireTx(), valid, newId);
+      }),
+      outcome: 'created',
+    };
   }
 
-  private async insertNew<T extends Resource>(valid: T, id: string, versionId = 1, createdAt?: string): Promise<T> {
-    const tx = this.requireTx();
+  /** True when a write's rows, index rows and hook all go into its one statement. */
+  private get writesInOneStatement(): boolean {
+    return this.deps.indexRowsSql !== undefined && this.deps.onWrite === undefined;
+  }
+
+  private async insertNew<T extends Resource>(q: Queryable, valid: T, id: string, versionId = 1, createdAt?: string): Promise<T> {
     const now = fhirInstant();
     const stored = withServerMeta(valid, id, versionId, now);
     const indexes = this.deps.extractIndexes(stored);
     const hash = contentHash(stored);
-    const params = [stored.resourceType, id, this.context.orgId, versionId, now, createdAt ?? now, hash, stored, indexes.tokens, indexes.refs];
-    const folded = this.deps.indexRowsSql?.(indexes, { isNew: true, source: 'cur', firstParam: params.length + 1 });
-    const inserted = await tx.query(
+    const change: ResourceChange = { interaction: 'create', resourceType: stored.resourceType, id, versionId };
+    const statement = new WriteStatement([stored.resourceType, id, this.context.orgId, versionId, now, createdAt ?? now, hash, stored, indexes.tokens, indexes.refs]);
+    statement.add(this.deps.indexRowsSql?.(indexes, { isNew: true, source: 'cur', firstParam: statement.nextParam }));
+    statement.add(this.deps.onWriteSql?.(this.context, change, { firstParam: statement.nextParam, gate: 'cur' }));
+    const inserted = await q.query(
       `WITH cur AS (
          INSERT INTO fhir_resources
            (resource_type, id, org_id, version_id, last_updated, created_at, deleted, content_hash, resource_data, tokens, refs, index_version)
          VALUES ($1, $2, $3, $4, $5, $6, false, $7, $8, $9, $10, ${SEARCH_INDEX_VERSION})
          ON CONFLICT (resource_type, id) DO NOTHING
-         RETURNING resource_type, id, org_id, version_id, last_updated, resource_data)${withIndexRows(folded)}
+         RETURNING resource_type, id, org_id, version_id, last_updated, resource_data)${statement.ctes}
        INSERT INTO fhir_resource_history (resource_type, id, version_id, org_id, last_updated, deleted, resource_data)
        SELECT resource_type, id, version_id, org_id, last_updated, false, resource_data FROM cur`,
-      folded ? [...params, ...folded.params] : params,
+      statement.params,
     );
     if (inserted.rowCount === 0) throw conflict(`${stored.resourceType}/${id} already exists`);
-    if (!folded) await this.deps.writeIndexRows(tx, stored.resourceType, id, indexes, { isNew: true });
-    await this.deps.onWrite?.(tx, this.context, { interaction: 'create', resourceType: stored.resourceType, id, versionId });
+    if (!this.deps.indexRowsSql) await this.deps.writeIndexRows(q, stored.resourceType, id, indexes, { isNew: true });
+    await this.onWrite(q, change);
     return stored;
+  }
+
+  private async onWrite(q: Queryable, change: ResourceChange): Promise<void> {
+    if (this.deps.onWrite) await this.deps.onWrite(q, this.context, change);
   }
 
   // ------------------------------------------------------------------------------------------------ read
@@ -266,7 +291,7 @@ export class PostgresFhirRepository implements FhirRepository {
         );
       }
     }
-    if (!current) return { resource: await this.insertNew(valid, id), outcome: 'created' };
+    if (!current) return { resource: await this.insertNew(tx, valid, id), outcome: 'created' };
 
     const nextVersion = current.version_id + 1;
     const now = fhirInstant();
@@ -276,26 +301,23 @@ export class PostgresFhirRepository implements FhirRepository {
       return { resource: current.resource_data as T, outcome: 'unchanged' };
     }
     const indexes = this.deps.extractIndexes(stored);
-    const params = [valid.resourceType, id, nextVersion, now, hash, stored, indexes.tokens, indexes.refs];
-    const folded = this.deps.indexRowsSql?.(indexes, { isNew: current.deleted, source: 'cur', firstParam: params.length + 1 });
+    const change: ResourceChange = { interaction: current.deleted ? 'create' : 'update', resourceType: valid.resourceType, id, versionId: nextVersion };
+    const statement = new WriteStatement([valid.resourceType, id, nextVersion, now, hash, stored, indexes.tokens, indexes.refs]);
+    statement.add(this.deps.indexRowsSql?.(indexes, { isNew: current.deleted, source: 'cur', firstParam: statement.nextParam }));
+    statement.add(this.deps.onWriteSql?.(this.context, change, { firstParam: statement.nextParam, gate: 'cur' }));
     await tx.query(
       `WITH cur AS (
          UPDATE fhir_resources
          SET version_id = $3, last_updated = $4, deleted = false, content_hash = $5, resource_data = $6, tokens = $7, refs = $8,
              index_version = ${SEARCH_INDEX_VERSION}
          WHERE resource_type = $1 AND id = $2
-         RETURNING resource_type, id, org_id, version_id, last_updated, resource_data)${withIndexRows(folded)}
+         RETURNING resource_type, id, org_id, version_id, last_updated, resource_data)${statement.ctes}
        INSERT INTO fhir_resource_history (resource_type, id, version_id, org_id, last_updated, deleted, resource_data)
        SELECT resource_type, id, version_id, org_id, last_updated, false, resource_data FROM cur`,
-      folded ? [...params, ...folded.params] : params,
+      statement.params,
     );
-    if (!folded) await this.deps.writeIndexRows(tx, valid.resourceType, id, indexes, { isNew: current.deleted });
-    await this.deps.onWrite?.(tx, this.context, {
-      interaction: current.deleted ? 'create' : 'update',
-      resourceType: valid.resourceType,
-      id,
-      versionId: nextVersion,
-    });
+    if (!this.deps.indexRowsSql) await this.deps.writeIndexRows(tx, valid.resourceType, id, indexes, { isNew: current.deleted });
+    await this.onWrite(tx, change);
     return { resource: stored, outcome: current.deleted ? 'created' : 'updated' };
   }
 
@@ -351,17 +373,22 @@ export class PostgresFhirRepository implements FhirRepository {
       if (!current || current.org_id !== this.context.orgId) throw notFound(`${resourceType}/${id} not found`);
       if (current.deleted) return; // deleting twice is not an error and writes nothing
       const now = fhirInstant();
+      const change: ResourceChange = { interaction: 'delete', resourceType, id, versionId: current.version_id + 1 };
+      const statement = new WriteStatement([resourceType, id, now]);
+      // No index rows to write: with isNew false and nothing extracted, only the old rows' deletion.
+      statement.add(this.deps.indexRowsSql?.(EMPTY_INDEXES, { isNew: false, source: 'cur', firstParam: statement.nextParam }));
+      statement.add(this.deps.onWriteSql?.(this.context, change, { firstParam: statement.nextParam, gate: 'cur' }));
       await tx.query(
         `WITH cur AS (
            UPDATE fhir_resources SET version_id = version_id + 1, last_updated = $3, deleted = true, tokens = '{}', refs = '{}'
            WHERE resource_type = $1 AND id = $2
-           RETURNING resource_type, id, org_id, version_id, last_updated)
+           RETURNING resource_type, id, org_id, version_id, last_updated)${statement.ctes}
          INSERT INTO fhir_resource_history (resource_type, id, version_id, org_id, last_updated, deleted, resource_data)
          SELECT resource_type, id, version_id, org_id, last_updated, true, NULL FROM cur`,
-        [resourceType, id, now],
+        statement.params,
       );
-      await self.deps.deleteIndexRows(tx, resourceType, id);
-      await self.deps.onWrite?.(tx, this.context, { interaction: 'delete', resourceType, id, versionId: current.version_id + 1 });
+      if (!self.deps.indexRowsSql) await self.deps.deleteIndexRows(tx, resourceType, id);
+      await self.onWrite(tx, change);
     });
   }
 
@@ -420,9 +447,32 @@ export class PostgresFhirRepository implements FhirRepository {
   }
 }
 
-/** The folded index-row CTEs, to follow the `cur` CTE of a write statement. */
-function withIndexRows(folded: { ctes: string[] } | undefined): string {
-  return folded && folded.ctes.length > 0 ? `,\n       ${folded.ctes.join(',\n       ')}` : '';
+/**
+ * The parts of one write statement: its own bind values, then CTEs added by the index and the write hook,
+ * each numbering its bind values from where the previous part stopped.
+ */
+class WriteStatement {
+  readonly params: unknown[];
+  private readonly parts: string[] = [];
+
+  constructor(params: unknown[]) {
+    this.params = [...params];
+  }
+
+  get nextParam(): number {
+    return this.params.length + 1;
+  }
+
+  add(fragment: { ctes: string[]; params: unknown[] } | undefined): void {
+    if (!fragment) return;
+    this.parts.push(...fragment.ctes);
+    this.params.push(...fragment.params);
+  }
+
+  /** The added CTEs, to follow the statement's `cur` CTE. */
+  get ctes(): string {
+    return this.parts.length > 0 ? `,\n       ${this.parts.join(',\n       ')}` : '';
+  }
 }
 
 function stripServerMeta<T extends Resource>(resource: T): T {
