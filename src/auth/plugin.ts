@@ -2,7 +2,7 @@ import { AsyncResource } from 'node:async_hooks';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
+import helmet from 'helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
@@ -108,7 +108,9 @@ export async function registerAuth(app: FastifyInstance, deps: AuthDeps) {
 }
 
 async function registerHardening(app: FastifyInstance, config: Config): Promise<void> {
-  await app.register(helmet, {
+  // The security headers are the same on every response, so helmet's middleware is built once here
+  // (@fastify/helmet rebuilds it, re-parsing the CSP directives, on every request).
+  const securityHeaders = helmet({
     // The web app is a Vite build served from this origin: its scripts and styles are files here. Mantine
     // sets inline style attributes, hence 'unsafe-inline' for styles only. Signaling uses WebSockets, video
     // plays from MediaStreams (blob:).
@@ -131,6 +133,9 @@ async function registerHardening(app: FastifyInstance, config: Config): Promise<
     },
     // Video calls need the camera and microphone of this origin.
     crossOriginEmbedderPolicy: false,
+  });
+  app.addHook('onRequest', (request, reply, done) => {
+    securityHeaders(request.raw, reply.raw, (err) => done(err as Error | undefined));
   });
   await app.register(cors, {
     origin: config.auth.corsOrigins.length > 0 ? config.auth.corsOrigins : false,
