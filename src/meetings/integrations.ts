@@ -58,12 +58,27 @@ interface IntegrationRow {
   updated_at: Date | string;
 }
 
+/**
+ * How long an org's video settings are reused before they are read again. Every join and end of a meeting
+ * needs its provider; a change made on this server applies at once, one made on another server within this.
+ */
+const SETTINGS_TTL_MS = 5_000;
+
 export class VideoProviderDirectory {
+  private readonly providers = new Map<string, { expires: number; provider: VideoProvider }>();
+  private p2p: VideoProvider | undefined;
+
   constructor(private readonly options: VideoDirectoryOptions) {}
 
   /** The provider new meetings of this org are created with. */
   async providerForOrg(orgId: string, q: Queryable = this.options.db): Promise<VideoProvider> {
-    return createVideoProvider(await this.configForOrg(orgId, q));
+    // Inside a transaction the settings are read in it, as they stand there.
+    if (q !== this.options.db) return this.build(await this.configForOrg(orgId, q));
+    const cached = this.providers.get(orgId);
+    if (cached && cached.expires > Date.now()) return cached.provider;
+    const provider = this.build(await this.configForOrg(orgId, q));
+    this.providers.set(orgId, { expires: Date.now() + SETTINGS_TTL_MS, provider });
+    return provider;
   }
 
   /**
@@ -71,9 +86,9 @@ export class VideoProviderDirectory {
    * there, and ending it or letting people back in must go to the same place.
    */
   async providerFor(orgId: string, name: VideoProviderName, q: Queryable = this.options.db): Promise<VideoProvider> {
-    const config = await this.configForOrg(orgId, q);
-    if (config.provider === name) return createVideoProvider(config);
-    if (name === 'p2p') return createVideoProvider(this.p2pConfig());
+    const current = await this.providerForOrg(orgId, q);
+    if (current.name === name) return current;
+    if (name === 'p2p') return this.build(this.p2pConfig());
     if (this.options.hmsEnv) return createVideoProvider(this.hmsEnvConfig(this.options.hmsEnv));
     throw unprocessable(`This organization no longer has ${name} configured`);
   }
@@ -143,7 +158,15 @@ export class VideoProviderDirectory {
          sealed_secrets = EXCLUDED.sealed_secrets, updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at`,
       [orgId, input.provider, JSON.stringify(settings), sealed, updatedBy, now],
     );
+    this.providers.delete(orgId);
     return this.view(orgId);
+  }
+
+  /** The built-in provider has no per-org settings, so one instance serves every org. */
+  private build(config: VideoProviderConfig): VideoProvider {
+    if (config.provider !== 'p2p') return createVideoProvider(config);
+    this.p2p ??= createVideoProvider(config);
+    return this.p2p;
   }
 
   private openSecrets(sealed: string | null): { appSecret: string; webhookSecret: string } {

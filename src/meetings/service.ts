@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Appointment, Encounter, Patient, Practitioner, Organization } from '@medplum/fhirtypes';
 import type { Principal } from '../auth/principal.js';
 import type { Database, Queryable } from '../db/database.js';
@@ -108,12 +108,14 @@ export class MeetingService {
     const hostDisplayName = practitioner.display ?? (await this.practitionerName(repo, practitioner.id));
 
     const result = await this.withUniqueCode(async (tx, code) => {
-      await lockKey(tx, `meeting-for-appointment:${actor.orgId}:${appointmentId}`);
+      // The Appointment's row lock serializes everyone creating a meeting for it; after it, a meeting created
+      // by whoever held it first is visible, and the Appointment is read as it now stands (it may have been
+      // cancelled while the room was being created).
+      const txRepo = this.opts.store.repositoryInTransaction(tx, repo.context);
+      const current = await txRepo.readForUpdate<Appointment>('Appointment', appointmentId);
+      if (!current) throw notFound(`Appointment/${appointmentId} not found`);
       const raced = await store.findOpenMeetingForAppointment(tx, actor.orgId, appointmentId);
       if (raced) return { row: raced, created: false };
-      const txRepo = this.opts.store.repositoryInTransaction(tx, repo.context);
-      // Read again under the lock: it may have been cancelled while the room was being created.
-      const current = await txRepo.read<Appointment>('Appointment', appointmentId);
       checkBookable(current);
       const now = this.now();
       const publicLink = this.publicLink(code);
@@ -343,7 +345,7 @@ export class MeetingService {
       events.push({ type: 'meeting_cancelled', data: { reason }, trigger });
       if (locked.appointment_id) {
         const repo = this.opts.store.repositoryInTransaction(tx, { orgId: locked.org_id, baseUrl: this.fhirBaseUrl, principal: actor });
-        const appointment = await repo.readIfExists<Appointment>('Appointment', locked.appointment_id);
+        const appointment = await repo.readForUpdate<Appointment>('Appointment', locked.appointment_id);
         if (appointment && isAppointmentOpen(appointment)) {
           await repo.update({ ...appointment, status: 'cancelled' });
           events.push({ type: 'appointment_status_changed', data: { appointmentId: appointment.id, from: appointment.status, to: 'cancelled' }, trigger });
@@ -414,14 +416,14 @@ export class MeetingService {
 
     const repo = this.opts.store.repositoryInTransaction(tx, { orgId: meeting.org_id, baseUrl: this.fhirBaseUrl });
     if (meeting.encounter_id) {
-      const encounter = await repo.read<Encounter>('Encounter', meeting.encounter_id);
-      if (encounter.status !== 'finished') {
+      const encounter = await repo.readForUpdate<Encounter>('Encounter', meeting.encounter_id);
+      if (encounter && encounter.status !== 'finished') {
         const finished = await repo.update(finishEncounter(encounter, now));
         events.push({ type: 'encounter_finished', data: { encounterId: meeting.encounter_id, lengthMinutes: finished.resource.length?.value }, trigger });
       }
     }
     if (meeting.appointment_id) {
-      const appointment = await repo.readIfExists<Appointment>('Appointment', meeting.appointment_id);
+      const appointment = await repo.readForUpdate<Appointment>('Appointment', meeting.appointment_id);
       if (appointment && isAppointmentOpen(appointment)) {
         // A visit that never started did not happen, whoever waited in the room.
         const to = tookPart && meeting.started_at ? 'fulfilled' : 'noshow';
@@ -563,7 +565,7 @@ export class MeetingService {
     events.push({ type: 'meeting_started', data: {}, trigger });
     if (encounterId) events.push({ type: 'encounter_created', data: { encounterId }, trigger });
     if (meeting.appointment_id) {
-      const appointment = await repo.readIfExists<Appointment>('Appointment', meeting.appointment_id);
+      const appointment = await repo.readForUpdate<Appointment>('Appointment', meeting.appointment_id);
       if (appointment && isAppointmentOpen(appointment) && appointment.status !== 'arrived') {
         await repo.update({ ...appointment, status: 'arrived' });
         events.push({ type: 'appointment_status_changed', data: { appointmentId: appointment.id, from: appointment.status, to: 'arrived' }, trigger });
@@ -726,11 +728,5 @@ function describeProviderFailure(err: unknown): { message: string; providerStatu
     return d;
   }
   return { message: err instanceof Error ? err.message : String(err) };
-}
-
-/** A transaction-scoped lock on a name, for "check then insert" that must not run twice at once. */
-async function lockKey(tx: Queryable, name: string): Promise<void> {
-  const key = createHash('sha256').update(name).digest().readBigInt64BE(0).toString();
-  await tx.query('SELECT pg_advisory_xact_lock($1)', [key]);
 }
 

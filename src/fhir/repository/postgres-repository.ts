@@ -318,6 +318,7 @@ export class PostgresFhirRepository implements FhirRepository {
     );
     if (!this.deps.indexRowsSql) await this.deps.writeIndexRows(tx, valid.resourceType, id, indexes, { isNew: current.deleted });
     await this.onWrite(tx, change);
+    this.wroteLocked(valid.resourceType, id, { org_id: current.org_id, version_id: nextVersion, deleted: false, content_hash: hash, resource_data: stored });
     return { resource: stored, outcome: current.deleted ? 'created' : 'updated' };
   }
 
@@ -389,6 +390,7 @@ export class PostgresFhirRepository implements FhirRepository {
       );
       if (!self.deps.indexRowsSql) await self.deps.deleteIndexRows(tx, resourceType, id);
       await self.onWrite(tx, change);
+      self.wroteLocked(resourceType, id, { ...current, version_id: current.version_id + 1, deleted: true });
     });
   }
 
@@ -420,13 +422,34 @@ export class PostgresFhirRepository implements FhirRepository {
     return this.tx;
   }
 
+  /**
+   * The current row, locked until the transaction ends. A row this transaction already locked is not read
+   * again: nobody else can have changed it, and this transaction's own writes keep the copy up to date.
+   */
   private async lockCurrent(resourceType: string, id: string): Promise<CurrentRow | undefined> {
-    const r = await this.requireTx().query<CurrentRow>(
+    const tx = this.requireTx();
+    const key = `${resourceType}/${id}`;
+    const held = lockedRowsOf(tx).get(key);
+    if (held) return held;
+    const r = await tx.query<CurrentRow>(
       `SELECT org_id, version_id, deleted, content_hash, resource_data FROM fhir_resources
        WHERE resource_type = $1 AND id = $2 FOR UPDATE`,
       [resourceType, id],
     );
+    if (r.rows[0]) lockedRowsOf(tx).set(key, r.rows[0]);
     return r.rows[0];
+  }
+
+  /** Records what this transaction wrote to a row it holds, for the next lockCurrent of that row. */
+  private wroteLocked(resourceType: string, id: string, row: CurrentRow): void {
+    const rows = lockedRowsOf(this.requireTx());
+    if (rows.has(`${resourceType}/${id}`)) rows.set(`${resourceType}/${id}`, row);
+  }
+
+  async readForUpdate<T extends Resource = Resource>(resourceType: string, id: string): Promise<T | undefined> {
+    const current = await this.lockCurrent(resourceType, id);
+    if (!current || current.deleted || current.org_id !== this.context.orgId) return undefined;
+    return current.resource_data as T;
   }
 
   /**
@@ -445,6 +468,21 @@ export class PostgresFhirRepository implements FhirRepository {
     const bundle = await this.deps.search(this.q, this.context, resourceType, { ...query, _count: '2', _elements: 'id' }, { strict: true });
     return (bundle.entry ?? []).filter((e) => e.search?.mode !== 'outcome' && e.resource).map((e) => e.resource!.id as string);
   }
+}
+
+/**
+ * The rows each open transaction holds FOR UPDATE, by "Type/id". Keyed by the transaction handle, so every
+ * repository bound to the same transaction shares them, and they go away with it.
+ */
+const lockedRows = new WeakMap<Queryable, Map<string, CurrentRow>>();
+
+function lockedRowsOf(tx: Queryable): Map<string, CurrentRow> {
+  let rows = lockedRows.get(tx);
+  if (!rows) {
+    rows = new Map();
+    lockedRows.set(tx, rows);
+  }
+  return rows;
 }
 
 /**

@@ -60,6 +60,11 @@ export interface FhirRepository {
   read<T extends Resource = Resource>(resourceType: string, id: string): Promise<T>;
   /** Like read, but undefined where read would answer 404 or 410. */
   readIfExists<T extends Resource = Resource>(resourceType: string, id: string): Promise<T | undefined>;
+  /**
+   * Inside a transaction: the current version, locked until the transaction ends, so the caller can decide on
+   * it and update it with nobody writing in between. Undefined where read would answer 404 or 410.
+   */
+  readForUpdate<T extends Resource = Resource>(resourceType: string, id: string): Promise<T | undefined>;
   vread<T extends Resource = Resource>(resourceType: string, id: string, versionId: string): Promise<T>;
   history(resourceType: string | undefined, id: string | undefined, opts?: HistoryOptions): Promise<Bundle>;
   /** Update, or create with the caller's id when it does not exist (update-as-create). */
