@@ -4,6 +4,7 @@ import * as auth from './003-auth.js';
 import * as meetings from './004-meetings.js';
 import * as bulkExport from './005-bulk-export.js';
 import * as organizationTimeZone from './006-organization-time-zone.js';
+import * as searchComposite from './007-search-composite.js';
 
 export interface Migration {
   version: number;
@@ -19,4 +20,5 @@ export const migrations: Migration[] = [
   { version: 4, name: 'meetings', sql: meetings.sql },
   { version: 5, name: 'bulk-export', sql: bulkExport.sql },
   { version: 6, name: 'organization-time-zone', sql: organizationTimeZone.sql },
+  { version: 7, name: 'search-composite', sql: searchComposite.sql },
 ];

