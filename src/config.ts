@@ -44,6 +44,15 @@ const schema = z.object({
   /** Signs join tokens of the built-in peer-to-peer provider; random per process when unset (single server). */
   P2P_SIGNING_KEY: z.string().min(32).optional(),
   P2P_SIGNALING_URL: z.string().url().optional(),
+  /**
+   * redis://… (or rediss://); when set, server instances relay video-call signaling to each other through Redis
+   * pub/sub instead of PostgreSQL LISTEN/NOTIFY. Every instance of one installation must use the same Redis.
+   */
+  REDIS_URL: z
+    .string()
+    .url()
+    .refine((u) => /^rediss?:\/\//.test(u), 'must start with redis:// or rediss://')
+    .optional(),
   /** STUN/TURN servers handed to browsers of the peer-to-peer provider: a JSON array of RTCIceServer. */
   ICE_SERVERS: z
     .string()
@@ -150,6 +159,8 @@ export interface MeetingsConfig {
   schedulerIntervalSeconds: number;
   p2pSigningKey?: string;
   p2pSignalingUrl?: string;
+  /** Relays signaling between server instances through Redis when set; PostgreSQL LISTEN/NOTIFY otherwise. */
+  redisUrl?: string;
   /** Empty when unset: on one machine or one LAN, host candidates are enough. */
   iceServers: IceServer[];
   hms?: HmsEnvConfig;
@@ -206,6 +217,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       schedulerIntervalSeconds: e.MEETING_SCHEDULER_INTERVAL_SECONDS,
       p2pSigningKey: e.P2P_SIGNING_KEY,
       p2pSignalingUrl: e.P2P_SIGNALING_URL,
+      redisUrl: e.REDIS_URL,
       iceServers: e.ICE_SERVERS,
       hms:
         e.HMS_ACCESS_KEY && e.HMS_APP_SECRET && e.HMS_TEMPLATE_ID && e.HMS_WEBHOOK_SECRET

@@ -38,6 +38,7 @@ async function main(): Promise<void> {
   });
   signaling = await createP2pSignaling({
     databaseUrl: config.databaseUrl,
+    redisUrl: config.meetings.redisUrl,
     signingKey: meetings.p2pSigningKey,
     iceServers: config.meetings.iceServers,
     // Presence seen by our own signaling server is the p2p provider's equivalent of 100ms's webhooks.

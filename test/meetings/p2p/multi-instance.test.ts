@@ -1,16 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InProcessBusHub, type SignalingBus } from '../../../src/meetings/p2p/bus.js';
 import { createPostgresBus } from '../../../src/meetings/p2p/postgres-bus.js';
+import { createRedisBus } from '../../../src/meetings/p2p/redis-bus.js';
 import { CloseCode } from '../../../src/meetings/p2p/protocol.js';
 import { createTestDatabase } from '../../support/db.js';
-import { eventually, joinToken, sleep, startSignaling, TestClient, type SignalingInstance } from './support.js';
+import { eventually, joinToken, redisChannelPrefix, sleep, startSignaling, TEST_REDIS_URL, TestClient, type SignalingInstance } from './support.js';
 
 /**
- * Two signaling servers sharing one bus, as two server processes share one PostgreSQL: participants on
- * different instances still meet, and the workflow hears each presence transition once in total.
+ * Two signaling servers sharing one bus, as two server processes share one PostgreSQL (or one Redis):
+ * participants on different instances still meet, and the workflow hears each presence transition once in total.
  */
-type BusKind = 'in-process' | 'postgres';
-const kinds: BusKind[] = process.env.TEST_DATABASE_URL ? ['in-process', 'postgres'] : ['in-process'];
+type BusKind = 'in-process' | 'postgres' | 'redis';
+const kinds: BusKind[] = process.env.TEST_DATABASE_URL ? ['in-process', 'postgres', 'redis'] : ['in-process', 'redis'];
 
 describe.each(kinds)('p2p signaling across two instances (%s bus)', (kind) => {
   let a: SignalingInstance;
@@ -27,6 +28,12 @@ describe.each(kinds)('p2p signaling across two instances (%s bus)', (kind) => {
       busA = await createPostgresBus({ connectionString: database.url! });
       busB = await createPostgresBus({ connectionString: database.url! });
       cleanup.push(() => busA.close(), () => busB.close(), () => database.close());
+    } else if (kind === 'redis') {
+      // Channels of their own: pub/sub is global to a Redis server, and other test files use the same one.
+      const channelPrefix = redisChannelPrefix();
+      busA = await createRedisBus({ url: TEST_REDIS_URL, channelPrefix });
+      busB = await createRedisBus({ url: TEST_REDIS_URL, channelPrefix });
+      cleanup.push(() => busA.close(), () => busB.close());
     } else {
       const hub = new InProcessBusHub();
       busA = hub.endpoint();
@@ -78,6 +85,30 @@ describe.each(kinds)('p2p signaling across two instances (%s bus)', (kind) => {
     expect(b.presence.map((e) => e.type)).toEqual(['peer.joined', 'peer.left']);
   });
 
+  it('never relays between meetings, whichever instance holds whom', async () => {
+    const host1 = await join(a, 'm1', 'h1', 'host');
+    const patient1 = await join(b, 'm1', 'p1', 'patient');
+    const host2 = await join(b, 'm2', 'h2', 'host');
+    const patient2 = await join(a, 'm2', 'p2', 'patient');
+    await patient1.next('admitted');
+    await patient2.next('admitted');
+
+    // A peer of another meeting is unknown here, on this instance as on the other.
+    host1.send({ type: 'signal', to: patient2.peerId, data: { description: { type: 'offer', sdp: 'v=0 wrong meeting' } } });
+    host1.send({ type: 'signal', to: host2.peerId, data: { description: { type: 'offer', sdp: 'v=0 wrong meeting' } } });
+    expect((await host1.next('error')).code).toBe('unknown-peer');
+    expect((await host1.next('error')).code).toBe('unknown-peer');
+    // Each meeting's own traffic still flows across the instances.
+    host1.send({ type: 'signal', to: patient1.peerId, data: { description: { type: 'offer', sdp: 'v=0 m1' } } });
+    host2.send({ type: 'signal', to: patient2.peerId, data: { description: { type: 'offer', sdp: 'v=0 m2' } } });
+    expect((await patient1.next('signal')).data.description?.sdp).toBe('v=0 m1');
+    expect((await patient2.next('signal')).data.description?.sdp).toBe('v=0 m2');
+    await sleep(200);
+    expect(patient1.of('signal')).toHaveLength(1);
+    expect(patient2.of('signal')).toHaveLength(1);
+    expect(host2.of('signal')).toHaveLength(0);
+  });
+
   it('ends the meeting everywhere: sockets on the other instance are closed and it refuses new joins too', async () => {
     const host = await join(a, 'm1', 'h1', 'host');
     const patient = await join(b, 'm1', 'p1', 'patient');
@@ -110,7 +141,7 @@ describe.each(kinds)('p2p signaling across two instances (%s bus)', (kind) => {
     const patient = await join(b, 'm1', 'p1', 'patient');
     await patient.next('admitted');
     await host.next('peer-joined');
-    // Instance B loses its database connection for good (a crashed process, as far as A can tell).
+    // Instance B loses its bus connection for good (a crashed process, as far as A can tell).
     await busB.close();
     expect(await host.next('peer-left', 3_000)).toMatchObject({ participantId: 'p1', reason: 'connection lost' });
     await eventually(() => expect(a.presence.map((e) => `${e.type}:${e.userId ?? ''}`)).toEqual(['peer.joined:h1', 'peer.left:p1']));

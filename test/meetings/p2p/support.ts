@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import WebSocket from 'ws';
 import { P2pVideoProvider } from '../../../src/meetings/providers/p2p/provider.js';
@@ -8,6 +9,14 @@ import { SIGNALING_PATH, type ClientMessage, type ServerMessage } from '../../..
 import { createSignalingServer, type SignalingServer, type SignalingServerOptions } from '../../../src/meetings/p2p/signaling-server.js';
 
 export const SIGNING_KEY = 'p2p-signaling-test-key-0123456789abcdef';
+
+/** The Redis the tests relay through (the machine's own, as in CI). */
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Channels no other test uses: Redis pub/sub is global to the server. */
+export function redisChannelPrefix(): string {
+  return `p2p_test_${randomBytes(6).toString('hex')}`;
+}
 
 /** One signaling server on its own Fastify instance and port, as one server process of the product would run it. */
 export interface SignalingInstance {
