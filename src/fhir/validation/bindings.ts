@@ -1,5 +1,5 @@
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
-import { getValueSetCodes } from './terminology.js';
+import { requiredBindingCodes } from './definitions.js';
 import type { ValueSetCodes } from './terminology.js';
 
 /**
@@ -24,7 +24,7 @@ export function checkRequiredBinding(
   path: () => string,
   issues: OperationOutcomeIssue[],
 ): void {
-  const codes = getValueSetCodes(valueSet);
+  const codes = requiredBindingCodes(valueSet);
   if (!codes) return;
   if (type === 'code') {
     // A value of the wrong JSON type is already reported by the structural pass.

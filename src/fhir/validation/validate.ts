@@ -2,13 +2,11 @@ import { OperationOutcomeError as MedplumOutcomeError, validateResource as valid
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { OperationOutcomeError, badRequest } from '../outcomes.js';
 import { loadStructureDefinitions } from './definitions.js';
-import { loadTerminology } from './terminology.js';
 import { checkBindingsAndInvariants } from './walk.js';
 
 /** Loads the R4 definitions once (idempotent, synchronous or cheap after the first call). */
 export function loadValidationDefinitions(): void {
   loadStructureDefinitions();
-  loadTerminology();
 }
 
 /** Throws OperationOutcomeError (status 400) listing every problem; returns the resource typed when valid. */
