@@ -68,12 +68,11 @@ export async function bootstrap(db: Database, store: FhirStore, config: Config):
   const practitioner = login(b.practitionerEmail, 'practitioner@demo.clinic', b.practitionerPassword);
   const patient = login(b.patientEmail, 'patient@demo.clinic', b.patientPassword);
   const client = { clientId: b.clientId ?? 'demo-system-client', clientSecret: b.clientSecret ?? randomSecret(32), generated: b.clientSecret === undefined };
-  const [adminHash, practitionerHash, patientHash, clientHash] = await Promise.all([
-    hashSecret(admin.password),
-    hashSecret(practitioner.password),
-    hashSecret(patient.password),
-    hashSecret(client.clientSecret),
-  ]);
+  // One after another: each scrypt hash takes 32 MB while it runs, and four at once set the server's peak memory.
+  const adminHash = await hashSecret(admin.password);
+  const practitionerHash = await hashSecret(practitioner.password);
+  const patientHash = await hashSecret(patient.password);
+  const clientHash = await hashSecret(client.clientSecret);
 
   const created = await db.transaction(async (tx) => {
     const org = await tx.query(
