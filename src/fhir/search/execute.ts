@@ -6,6 +6,7 @@ import { badRequest, outcome } from '../outcomes.js';
 import { parseSearchRequest, type IncludeSpec, type SearchRequest } from './parse.js';
 import { baseConditions, compartmentCondition, filterCondition, sortExpression, SqlBuilder, type SearchScope, type SortKeyType } from './sql.js';
 import { referenceType, refKey, refPrefix } from './tokens.js';
+import { resolveCodes } from './resolve-codes.js';
 
 export interface SearchContext {
   orgId: string;
@@ -253,6 +254,7 @@ function cursorOf(row: PageRow, keyCount: number, d: 'n' | 'p'): Cursor {
  */
 export async function executeSearch(db: Queryable, ctx: SearchContext, request: SearchRequest): Promise<Bundle> {
   const scope: SearchScope = { orgId: ctx.orgId, baseUrl: ctx.baseUrl };
+  await resolveCodes(db, ctx.orgId, request);
   const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset' };
   const entries: BundleEntry[] = [];
   const links: BundleLink[] = [link(ctx, request, 'self')];
@@ -283,7 +285,7 @@ export async function executeSearch(db: Queryable, ctx: SearchContext, request: 
   }
   if (request.ignored.length > 0) {
     entries.push({
-      resource: outcome('warning', 'not-supported', `Unknown search parameters ignored: ${request.ignored.join(', ')}`, request.ignored),
+      resource: outcome('warning', 'not-supported', `Search parameters ignored (unknown, or not supported by this server): ${request.ignored.join(', ')}`, request.ignored),
       search: { mode: 'outcome' },
     });
   }

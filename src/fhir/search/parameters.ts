@@ -36,6 +36,50 @@ export interface SearchParamDef {
    * the base expression (`expressionParts`) is one candidate, and all components must match in the same one.
    */
   components?: CompositeComponent[];
+  /** `_content` (any text of the resource) and `_text` (the narrative): matched over the stored JSON. */
+  fullText?: 'content' | 'narrative';
+}
+
+/** The modifiers this server evaluates, by parameter type (reference parameters also take `:Type`). */
+export const SUPPORTED_MODIFIERS: Record<SearchParamType, readonly string[]> = {
+  string: ['exact', 'contains', 'missing'],
+  token: ['not', 'text', 'of-type', 'missing', 'in', 'not-in', 'below', 'above'],
+  date: ['missing'],
+  number: ['missing'],
+  quantity: ['missing'],
+  uri: ['below', 'above', 'missing'],
+  reference: ['missing'],
+  composite: ['missing'],
+};
+
+const FULL_TEXT_PARAMS: SearchParamDef[] = [
+  {
+    code: '_content',
+    type: 'string',
+    url: 'http://hl7.org/fhir/SearchParameter/Resource-content',
+    description: 'Case-insensitive match of every word (or "quoted phrase") in any text of the resource',
+    expression: '',
+    expressionParts: [],
+    targets: [],
+    fullText: 'content',
+  },
+  {
+    code: '_text',
+    type: 'string',
+    url: 'http://hl7.org/fhir/SearchParameter/DomainResource-text',
+    description: 'Case-insensitive match of every word (or "quoted phrase") in the narrative (text.div)',
+    expression: '',
+    expressionParts: [],
+    targets: [],
+    fullText: 'narrative',
+  },
+];
+
+/** `_content` for every type, `_text` for types with a narrative (DomainResource). */
+export function fullTextParam(resourceType: string, code: string): SearchParamDef | undefined {
+  if (code === '_content') return FULL_TEXT_PARAMS[0];
+  if (code === '_text' && !['Bundle', 'Binary', 'Parameters'].includes(resourceType)) return FULL_TEXT_PARAMS[1];
+  return undefined;
 }
 
 const SUPPORTED_TYPES = new Set<string>(['string', 'token', 'date', 'reference', 'number', 'quantity', 'uri', 'composite']);
@@ -180,7 +224,22 @@ export function getSearchParam(resourceType: string, code: string): SearchParamD
 export function searchParamsForCapabilityStatement(
   resourceType: string,
 ): { name: string; type: SearchParamType; definition: string; documentation: string }[] {
-  return [...searchParamsOf(resourceType).values()]
-    .map((p) => ({ name: p.code, type: p.type, definition: p.url, documentation: p.description }))
+  const params = [...searchParamsOf(resourceType).values()];
+  for (const code of ['_content', '_text']) {
+    const p = fullTextParam(resourceType, code);
+    if (p) params.push(p);
+  }
+  return params
+    .map((p) => ({ name: p.code, type: p.type, definition: p.url, documentation: withModifiers(p) }))
     .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** R4 CapabilityStatement has no element for modifiers: they are listed in the documentation. */
+function withModifiers(p: SearchParamDef): string {
+  if (p.fullText) return p.description;
+  let modifiers = SUPPORTED_MODIFIERS[p.type].filter((m) => m !== 'of-type' || p.code === 'identifier').map((m) => `:${m}`);
+  if (p.type === 'reference') modifiers = [...modifiers, ':[type]', 'chaining (.param)'];
+  let extra = `Modifiers: ${modifiers.join(', ')}.`;
+  if (p.components) extra += ` Components, separated by $: ${p.components.map((c) => `${c.code} (${c.type})`).join(' $ ')}.`;
+  return p.description ? `${p.description}\n\n${extra}` : extra;
 }

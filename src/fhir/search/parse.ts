@@ -1,5 +1,6 @@
 import { badRequest } from '../outcomes.js';
-import { getSearchParam, isResourceType, type SearchParamDef } from './parameters.js';
+import { fullTextParam, getSearchParam, isResourceType, SUPPORTED_MODIFIERS, type SearchParamDef } from './parameters.js';
+import type { CodeMatch } from './terminology.js';
 
 export type SearchPrefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb' | 'ap';
 const PREFIXES = new Set<SearchPrefix>(['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap']);
@@ -16,13 +17,25 @@ export interface SearchFilter {
   values: string[];
   /** `ref:Type.param=…`: the reference must point to a resource of one of these types matching the filter. */
   chain?: { targetType: string; filter: SearchFilter }[];
+  /** The query parameter name as received (`code:in`), for messages and for dropping it under lenient handling. */
+  key?: string;
+  /**
+   * For token `:in`, `:not-in`, `:below` and `:above`: the codes the values stand for, filled in from value
+   * sets and code systems before the query is built (see resolve-codes.ts).
+   */
+  codes?: CodeMatch[];
 }
+
+/** Token modifiers whose values stand for sets of codes that terminology must supply. */
+export const TERMINOLOGY_MODIFIERS: ReadonlySet<string> = new Set(['in', 'not-in', 'below', 'above']);
 
 /** `_has:Type:refParam:filter`: resources referenced by `refParam` of some `Type` matching `filter`. */
 export interface HasFilter {
   sourceType: string;
   refParam: string;
   filter: SearchFilter | HasFilter;
+  /** The query parameter name as received. */
+  key?: string;
 }
 
 export interface SortKey {
@@ -56,6 +69,8 @@ export interface SearchRequest {
   ignored: string[];
   /** The parameters that were applied, as received, for the self/next/previous links. */
   query: [string, string][];
+  /** `Prefer: handling=strict`: what cannot be evaluated is an error rather than ignored. */
+  strict: boolean;
   /** Set by compartment search: only resources in this compartment. */
   compartment?: { type: string; id: string; params: string[] };
 }
@@ -139,16 +154,6 @@ export function splitPrefix(value: string): [SearchPrefix, string] {
   return ['eq', value];
 }
 
-const MODIFIERS: Record<string, Set<string>> = {
-  string: new Set(['exact', 'contains', 'missing']),
-  token: new Set(['not', 'text', 'of-type', 'missing']),
-  date: new Set(['missing']),
-  number: new Set(['missing']),
-  quantity: new Set(['missing']),
-  uri: new Set(['below', 'above', 'missing']),
-  reference: new Set(['missing']),
-  composite: new Set(['missing']),
-};
 
 class UnknownParameter extends Error {}
 
@@ -160,21 +165,21 @@ function parseFilter(resourceType: string, key: string, value: string): SearchFi
     }
     const ref = getSearchParam(sourceType, refParam);
     if (!ref || ref.type !== 'reference') throw badRequest(`Unknown reference parameter ${sourceType}.${refParam} in ${key}`, key);
-    return { sourceType, refParam, filter: parseFilter(sourceType, rest.join(':'), value) };
+    return { sourceType, refParam, filter: parseFilter(sourceType, rest.join(':'), value), key };
   }
   const dot = key.indexOf('.');
   const head = dot >= 0 ? key.slice(0, dot) : key;
   const [code, modifier] = head.split(':', 2);
-  const param = getSearchParam(resourceType, code);
+  const param = getSearchParam(resourceType, code) ?? fullTextParam(resourceType, code);
   if (!param) throw new UnknownParameter(code);
-  const filter: SearchFilter = { resourceType, param, values: [] };
+  const filter: SearchFilter = { resourceType, param, values: [], key };
   if (modifier !== undefined) {
     if (param.type === 'reference' && isResourceType(modifier)) {
       if (param.targets.length > 0 && !param.targets.includes(modifier)) {
         throw badRequest(`${resourceType}.${code} cannot refer to ${modifier}`, key);
       }
       filter.targetType = modifier;
-    } else if (MODIFIERS[param.type]?.has(modifier)) {
+    } else if (SUPPORTED_MODIFIERS[param.type].includes(modifier) && !param.fullText) {
       filter.modifier = modifier;
     } else {
       throw badRequest(`Modifier :${modifier} is not supported on ${param.type} parameter ${code}`, key);
@@ -254,6 +259,7 @@ export function parseSearchRequest(
     revinclude: [],
     ignored: [],
     query: [],
+    strict: opts.strict,
   };
   for (const [key, raw] of Object.entries(query)) {
     if (raw === undefined) continue;

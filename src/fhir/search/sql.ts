@@ -1,6 +1,6 @@
 import { badRequest } from '../outcomes.js';
 import { getSearchParam, type CompositeComponent, type SearchParamDef } from './parameters.js';
-import { isHasFilter, splitComposite, splitPipe, splitPrefix, unescapeValue, type HasFilter, type SearchFilter, type SearchPrefix, type SortKey } from './parse.js';
+import { isHasFilter, splitComposite, TERMINOLOGY_MODIFIERS, splitPipe, splitPrefix, unescapeValue, type HasFilter, type SearchFilter, type SearchPrefix, type SortKey } from './parse.js';
 import { dateRange, numberRange } from './ranges.js';
 import { normalizeString } from './extract.js';
 import { ofTypeKey, refKey, refPrefix, tokenPrefixes, tokenSearchKey, tokenTextParam, uriKey } from './tokens.js';
@@ -43,6 +43,7 @@ export function baseConditions(b: SqlBuilder, alias: string, scope: SearchScope,
 export function filterCondition(b: SqlBuilder, alias: string, scope: SearchScope, f: SearchFilter | HasFilter): string {
   if (isHasFilter(f)) return hasCondition(b, alias, scope, f);
   if (f.chain) return chainCondition(b, alias, scope, f);
+  if (f.param.fullText) return fullTextCondition(b, alias, f);
   if (f.modifier === 'missing') return missingCondition(b, alias, f);
   switch (f.param.type) {
     case 'token':
@@ -109,6 +110,17 @@ function tokenCondition(b: SqlBuilder, alias: string, f: SearchFilter): string {
         }),
       ),
     );
+  }
+  if (f.modifier && TERMINOLOGY_MODIFIERS.has(f.modifier)) {
+    if (!f.codes) throw badRequest(`:${f.modifier} is not supported here`, f.key ?? code);
+    // A code of the set, or any code of a system the set includes whole (the `system|` key). A `code` element
+    // (Patient.gender) has no system in the resource, its system being that of its binding: it matches by code.
+    const keys = f.codes.flatMap((m) =>
+      m.code === undefined ? [tokenSearchKey(code, m.system, '')] : [tokenSearchKey(code, m.system, m.code), tokenSearchKey(code, '', m.code)],
+    );
+    if (keys.length === 0) return f.modifier === 'not-in' ? 'true' : 'false';
+    const match = `${alias}.tokens && ${b.param(keys, 'text[]')}`;
+    return f.modifier === 'not-in' ? `NOT (${match})` : match;
   }
   let keys: string[];
   if (f.modifier === 'of-type') {
@@ -368,6 +380,35 @@ function compositeCondition(b: SqlBuilder, alias: string, scope: SearchScope, f:
         .join(' ');
       const conds = parts.map((raw, i) => componentMatch(b, t[i], scope, f, components[i], raw));
       return `${alias}.id IN (SELECT ${first}.id FROM fhir_search_composite ${first} ${joins} WHERE ${first}.resource_type = ${b.param(f.resourceType, 'text')} AND ${first}.param = ${b.param(f.param.code, 'text')} AND ${first}.part = 0 AND ${conds.join(' AND ')})`;
+    }),
+  );
+}
+
+/** The words of a `_content`/`_text` value: whitespace separates words, double quotes keep a phrase. */
+export function fullTextTerms(value: string): string[] {
+  return [...unescapeValue(value).matchAll(/"([^"]*)"|(\S+)/g)].map((m) => (m[1] ?? m[2]).trim()).filter(Boolean);
+}
+
+/**
+ * `_content` matches any string value anywhere in the resource, `_text` the narrative with its markup removed;
+ * every word must occur, case-insensitively. There is no full-text index: these scan the candidate rows, so
+ * they are meant to be combined with selective parameters.
+ */
+function fullTextCondition(b: SqlBuilder, alias: string, f: SearchFilter): string {
+  return or(
+    f.values.map((value) => {
+      const terms = fullTextTerms(value);
+      if (terms.length === 0) throw badRequest(`${f.param.code} needs at least one word`, f.param.code);
+      const like = (text: string) => terms.map((t) => `${text} ILIKE ${b.param(`%${escapeLike(t)}%`, 'text')}`).join(' AND ');
+      if (f.param.fullText === 'narrative') {
+        // Markup becomes a space and runs of white space one, so a quoted phrase matches across tags.
+        const text = `regexp_replace(regexp_replace(coalesce(${alias}.resource_data #>> '{text,div}', ''), '<[^>]*>', ' ', 'g'), '\\s+', ' ', 'g')`;
+        return `(${like(text)})`;
+      }
+      // Each word may occur in a different element, so the words are tested on all string values joined.
+      const v = b.alias('j');
+      const d = b.alias('d');
+      return `EXISTS (SELECT 1 FROM (SELECT string_agg(${v} #>> '{}', ' ') AS doc FROM jsonb_path_query(${alias}.resource_data, 'strict $.**') ${v} WHERE jsonb_typeof(${v}) = 'string') ${d} WHERE ${like(`${d}.doc`)})`;
     }),
   );
 }

@@ -127,6 +127,6 @@ describe('parameters', () => {
     expect(getSearchParam('Patient', '_tag')?.type).toBe('token');
     const names = searchParamsForCapabilityStatement('Patient').map((p) => p.name);
     expect(names).toEqual(expect.arrayContaining(['_id', '_lastUpdated', 'name', 'family', 'birthdate', 'identifier']));
-    expect(names).not.toContain('_text');
+    expect(names).toContain('_text');
   });
 });
