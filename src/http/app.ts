@@ -58,7 +58,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Operations offered by the feature modules (scheduling, bulk export, …): added to this list.
   const bulkExport = createBulkExport({ config, db, auditWriter: auth.auditWriter });
   const meetings = deps.meetings ?? createMeetingsModule({ config, db, store });
-  const fhirOperations: FhirOperation[] = [...bulkExport.operations, ...schedulingOperations({ meetings: meetings.service, log: app.log })];
+  const fhirOperations: FhirOperation[] = [...bulkExport.operations, ...schedulingOperations({ db, meetings: meetings.service, log: app.log })];
   const operations = new Map<string, OperationHandler>(fhirOperations.map((o) => [o.key, o.handler]));
   const operationDefinitions = fhirOperations.map(({ key, definition }) => ({ key, definition }));
   let capability: ReturnType<typeof buildCapabilityStatement> | undefined;

@@ -171,18 +171,21 @@ export async function releaseSlots(tx: FhirRepository, appointment: Appointment)
 }
 
 /**
- * Holds ($hold) whose time ran out are cancelled, so their Slots are free again. Called before $find and
- * $book look at a schedule; each expired hold is released in its own transaction.
+ * Holds ($hold) whose time ran out are cancelled, so their Slots are free again. $find calls this with the
+ * Slots it has read, before it proposes times; each expired hold is released in its own transaction. Returns
+ * how many holds it tried to release that are not in `tried` (which it extends), so a caller reading again
+ * after a release never tries the same one twice.
  */
-export async function releaseExpiredHolds(repo: FhirRepository, scheduleId: string, from: string, to: string, now: Date): Promise<number> {
-  const tentative = await slotsOf(repo, scheduleId, from, to, 'busy-tentative');
+export async function releaseExpiredHolds(repo: FhirRepository, slots: Slot[], now: Date, tried = new Set<string>()): Promise<number> {
   const expired = new Set<string>();
-  for (const slot of tentative) {
+  for (const slot of slots) {
+    if (slot.status !== 'busy-tentative') continue;
     const expires = holdExpiry(slot);
     if (!expires || Date.parse(expires) > now.getTime()) continue;
-    for (const h of slotHolders(slot)) if (h.role === 'visit') expired.add(h.appointmentId);
+    for (const h of slotHolders(slot)) if (h.role === 'visit' && !tried.has(h.appointmentId)) expired.add(h.appointmentId);
   }
   for (const id of expired) {
+    tried.add(id);
     try {
       await cancelAppointment(repo, id, { text: 'Hold expired' }, { onlyExpiredHoldAt: now });
     } catch (err) {

@@ -6,7 +6,8 @@ import { readAvailability, type Availability, type VisitType } from './availabil
 import { releaseExpiredHolds } from './booking.js';
 import { idOf, reference, VIDEO_SERVICE_TYPE } from './fhir.js';
 import { ensureSlots, type SlotSyncOptions } from './slot-sync.js';
-import { searchAll, slotsOf } from './slot-store.js';
+import type { SlotIndex } from './slot-index.js';
+import { searchAll } from './slot-store.js';
 import { instant } from './slots.js';
 
 /**
@@ -29,7 +30,7 @@ export interface FindRequest {
   count: number;
 }
 
-export async function findAppointments(repo: FhirRepository, request: FindRequest, opts: SlotSyncOptions): Promise<Bundle<Appointment>> {
+export async function findAppointments(repo: FhirRepository, slotIndex: SlotIndex, request: FindRequest, opts: SlotSyncOptions): Promise<Bundle<Appointment>> {
   const schedules = await schedulesFor(repo, request);
   const from = request.start > opts.now ? request.start : opts.now;
   const proposals: Appointment[] = [];
@@ -38,11 +39,9 @@ export async function findAppointments(repo: FhirRepository, request: FindReques
     const visitType = pickVisitType(availability, request);
     if (!visitType && request.visitType) continue;
     const minutes = request.durationMinutes ?? visitType!.durationMinutes;
-    await ensureSlots(repo, schedule.id!, request.end, opts);
-    await releaseExpiredHolds(repo, schedule.id!, instant(from), instant(request.end), opts.now);
-    const free = await slotsOf(repo, schedule.id!, instant(from), instant(request.end), 'free');
+    await ensureSlots(repo, schedule.id!, request.end, opts, schedule);
     // Runs come in start order, so the first `count` of each schedule hold the first `count` overall.
-    for (const run of candidateRuns(free, minutes, request.end).slice(0, request.count)) {
+    for (const run of await firstRuns(repo, slotIndex, schedule.id!, { from, until: request.end, now: opts.now, minutes, slotMinutes: availability.slotMinutes, count: request.count })) {
       proposals.push(proposal(schedule, run, minutes, visitType, request.patient));
     }
   }
@@ -59,10 +58,12 @@ export async function findAppointments(repo: FhirRepository, request: FindReques
 async function schedulesFor(repo: FhirRepository, request: FindRequest): Promise<Schedule[]> {
   const found = new Map<string, Schedule>();
   for (const [i, practitionerId] of request.practitioners.entries()) {
-    if (!(await repo.readIfExists('Practitioner', practitionerId))) {
-      throw unprocessable(`Practitioner/${practitionerId} is not known`, `Parameters.parameter.where(name='practitioner')[${i}]`);
-    }
-    for (const s of await searchAll<Schedule>(repo, 'Schedule', { actor: `Practitioner/${practitionerId}`, active: 'true' })) found.set(s.id!, s);
+    const [practitioner, schedules] = await Promise.all([
+      repo.readIfExists('Practitioner', practitionerId),
+      searchAll<Schedule>(repo, 'Schedule', { actor: `Practitioner/${practitionerId}`, active: 'true' }),
+    ]);
+    if (!practitioner) throw unprocessable(`Practitioner/${practitionerId} is not known`, `Parameters.parameter.where(name='practitioner')[${i}]`);
+    for (const s of schedules) found.set(s.id!, s);
   }
   for (const [i, id] of request.schedules.entries()) {
     const s = await repo.readIfExists<Schedule>('Schedule', id);
@@ -95,6 +96,34 @@ function pickVisitType(availability: Availability, request: FindRequest): VisitT
   if (!request.visitType) return availability.visitTypes[0];
   const [system, code] = request.visitType.includes('|') ? request.visitType.split('|') : [undefined, request.visitType];
   return availability.visitTypes.find((v) => v.type.code === code && (system === undefined || system === '' || v.type.system === system));
+}
+
+/**
+ * The first `count` runs of free Slots of one schedule in [from, until). Slots are read in start order, a few
+ * more than `count` visits need; when booked time breaks them into too few runs, four times as many. A run
+ * found in the Slots read so far is final: one that the unread Slots could still complete would have to reach
+ * past the last Slot read, so it starts after every run already found. Held Slots are read along with the free
+ * ones, so that holds which ran out are released (and their time read again as free) in the same pass.
+ */
+async function firstRuns(
+  repo: FhirRepository,
+  slotIndex: SlotIndex,
+  scheduleId: string,
+  want: { from: Date; until: Date; now: Date; minutes: number; slotMinutes: number; count: number },
+): Promise<Slot[][]> {
+  const { until, minutes, count } = want;
+  const scope = { orgId: repo.context.orgId, baseUrl: repo.context.baseUrl };
+  const window = { scheduleId, statuses: ['free', 'busy-tentative'] as Slot['status'][], from: instant(want.from), to: instant(until) };
+  const tried = new Set<string>();
+  // `count` back-to-back visits of k Slots each take count + k - 1 Slots; twice that leaves room for gaps.
+  let limit = 2 * (count + Math.ceil(minutes / want.slotMinutes));
+  for (;;) {
+    const slots = await slotIndex.slotsStarting(scope, { ...window, limit });
+    if ((await releaseExpiredHolds(repo, slots, want.now, tried)) > 0) continue;
+    const runs = candidateRuns(slots.filter((s) => s.status === 'free'), minutes, until);
+    if (runs.length >= count || slots.length < limit) return runs.slice(0, count);
+    limit *= 4;
+  }
 }
 
 /** Runs of back-to-back free Slots long enough for the visit, one per possible start. */

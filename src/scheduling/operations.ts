@@ -1,5 +1,6 @@
 import type { Appointment, AppointmentResponse, CodeableConcept, Parameters, Reference } from '@medplum/fhirtypes';
 import type { Principal } from '../auth/principal.js';
+import type { Queryable } from '../db/database.js';
 import { badRequest, unprocessable } from '../fhir/outcomes.js';
 import { resourceResponse, type FhirOperation } from '../fhir/rest/router.js';
 import type { FhirContext, FhirRequest, FhirResponse } from '../fhir/rest/types.js';
@@ -8,6 +9,7 @@ import { isVideoVisit } from './fhir.js';
 import { findAppointments } from './find.js';
 import { OperationInput, path } from './parameters.js';
 import { respondToAppointment } from './responses.js';
+import { createSlotIndex } from './slot-index.js';
 import { ensureSlots } from './slot-sync.js';
 
 /**
@@ -21,6 +23,8 @@ export interface VideoVisitMeetings {
 }
 
 export interface SchedulingOptions {
+  /** The FHIR store's database: $find reads a schedule's Slots by start from it (slot-index.ts). */
+  db: Queryable;
   meetings?: VideoVisitMeetings;
   now?: () => Date;
   /** Slots are materialized at most this far ahead (default 90 days). */
@@ -35,8 +39,9 @@ const DEFAULT_COUNT = 50;
 const MAX_COUNT = 500;
 const MAX_FIND_DAYS = 92;
 
-export function schedulingOperations(opts: SchedulingOptions = {}): FhirOperation[] {
+export function schedulingOperations(opts: SchedulingOptions): FhirOperation[] {
   const now = opts.now ?? (() => new Date());
+  const slotIndex = createSlotIndex(opts.db);
   const sync = () => ({ now: now(), maxHorizonDays: opts.maxHorizonDays ?? 90 });
 
   /** Books happen first; the meeting follows outside the transaction, since a video vendor may be slow. */
@@ -69,6 +74,7 @@ export function schedulingOperations(opts: SchedulingOptions = {}): FhirOperatio
     const patient: Reference | undefined = patientRef ? { reference: patientRef.includes('/') ? patientRef : `Patient/${patientRef}` } : undefined;
     const bundle = await findAppointments(
       ctx.repo,
+      slotIndex,
       {
         start,
         end,

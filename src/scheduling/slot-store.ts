@@ -23,9 +23,9 @@ export async function searchAll<T extends Resource>(repo: FhirRepository, resour
 }
 
 /**
- * Slots of a schedule starting in [from, to), ordered by start. The time window is applied here rather than
- * as `start=ge…&start=lt…`: on PostgreSQL the date-range search costs ~230 ms for a month of one schedule,
- * against ~7 ms for schedule + status, and a schedule only has Slots for its planning horizon.
+ * Slots of a schedule starting in [from, to), ordered by start, read through the repository (so inside the
+ * caller's transaction: booking, cancelling, regenerating). The window is applied here: the generic search
+ * with `start=ge…&start=lt…` hashes the starts of every schedule's Slots (see slot-index.ts, which $find uses).
  */
 export async function slotsOf(repo: FhirRepository, scheduleId: string, from: string, to: string, status?: string): Promise<Slot[]> {
   const query: SearchQuery = { schedule: `Schedule/${scheduleId}` };

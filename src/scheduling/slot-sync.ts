@@ -31,10 +31,14 @@ interface GenerationMark {
   through: string;
 }
 
-/** Materializes Slots up to `until` (capped by the planning horizon) when the rules or the horizon ask for it. */
-export async function ensureSlots(repo: FhirRepository, scheduleId: string, until: Date, opts: SlotSyncOptions): Promise<SyncResult | undefined> {
+/**
+ * Materializes Slots up to `until` (capped by the planning horizon) when the rules or the horizon ask for it.
+ * `current` is the Schedule as the caller just read it, if it has: the generation mark is written with If-Match
+ * on its version, so a stale copy only costs a second attempt on a fresh read.
+ */
+export async function ensureSlots(repo: FhirRepository, scheduleId: string, until: Date, opts: SlotSyncOptions, current?: Schedule): Promise<SyncResult | undefined> {
   for (let attempt = 1; ; attempt++) {
-    const schedule = await repo.read<Schedule>('Schedule', scheduleId);
+    const schedule = attempt === 1 && current?.id === scheduleId ? current : await repo.read<Schedule>('Schedule', scheduleId);
     const availability = readAvailability(schedule);
     const hash = availabilityHash(availability);
     const mark = generationMark(schedule);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Appointment, Bundle, Patient, RelatedPerson, Schedule, Slot } from '@medplum/fhirtypes';
+import type { Database } from '../../src/db/database.js';
 import { createDefaultFhirStore } from '../../src/fhir/default-store.js';
 import type { FhirRepository } from '../../src/fhir/repository/repository.js';
 import { withAvailability } from '../../src/scheduling/availability.js';
@@ -18,6 +19,7 @@ const sync = { now: NOW, maxHorizonDays: 90 };
 
 describe.each(testDatabaseKinds())('scheduling on %s', (kind) => {
   let close: () => Promise<void>;
+  let db: Database;
   let repo: FhirRepository;
   let ops: ReturnType<typeof operationsClient>;
   const meetingsCreated: string[] = [];
@@ -25,8 +27,10 @@ describe.each(testDatabaseKinds())('scheduling on %s', (kind) => {
   beforeAll(async () => {
     const database = await createTestDatabase(kind);
     close = database.close;
-    repo = createDefaultFhirStore(database.db).repository({ orgId: '00000000-0000-4000-8000-000000000001', baseUrl: 'http://fhir.test/fhir' });
+    db = database.db;
+    repo = createDefaultFhirStore(db).repository({ orgId: '00000000-0000-4000-8000-000000000001', baseUrl: 'http://fhir.test/fhir' });
     ops = operationsClient(repo, {
+      db,
       now: () => NOW,
       meetings: { createMeetingForAppointment: async (_actor, id) => void meetingsCreated.push(id) },
     });
@@ -174,7 +178,7 @@ describe.each(testDatabaseKinds())('scheduling on %s', (kind) => {
     expect(booked.status).toBe('booked');
     expect(booked.extension).toBeUndefined();
 
-    const later = operationsClient(repo, { now: () => new Date(NOW.getTime() + 10 * 60_000) });
+    const later = operationsClient(repo, { db, now: () => new Date(NOW.getTime() + 10 * 60_000) });
     const second = (await ops.find(day))[0];
     const hold2 = (await ops.hold(second, 5)).body as Appointment;
     expect(await failure(() => later.book({ ...hold2 }))).toMatchObject({ status: 409 });
