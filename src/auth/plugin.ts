@@ -137,11 +137,14 @@ async function registerHardening(app: FastifyInstance, config: Config): Promise<
   app.addHook('onRequest', (request, reply, done) => {
     securityHeaders(request.raw, reply.raw, (err) => done(err as Error | undefined));
   });
-  await app.register(cors, {
-    origin: config.auth.corsOrigins.length > 0 ? config.auth.corsOrigins : false,
-    credentials: true,
-    exposedHeaders: ['Location', 'ETag', 'Last-Modified', 'Content-Location'],
-  });
+  // Without CORS_ORIGINS only the server's own origin is served, and no request needs CORS handling at all.
+  if (config.auth.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: config.auth.corsOrigins,
+      credentials: true,
+      exposedHeaders: ['Location', 'ETag', 'Last-Modified', 'Content-Location'],
+    });
+  }
   if (!app.hasRequestDecorator('cookies')) await app.register(cookie);
   // Routes opt in through config.rateLimit; the public join endpoints are opted in here, whoever declares them.
   app.addHook('onRoute', (route) => {

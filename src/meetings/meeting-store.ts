@@ -154,8 +154,8 @@ export async function findMeetingAnyOrg(q: Queryable, id: string, opts: { lock?:
   return r.rows[0];
 }
 
-export async function findMeetingByCode(q: Queryable, code: string): Promise<MeetingRow | undefined> {
-  const r = await q.query<MeetingRow>('SELECT * FROM virtual_meetings WHERE meeting_code = $1', [code]);
+export async function findMeetingByCode(q: Queryable, code: string, opts: { lock?: boolean } = {}): Promise<MeetingRow | undefined> {
+  const r = await q.query<MeetingRow>(`SELECT * FROM virtual_meetings WHERE meeting_code = $1${opts.lock ? ' FOR UPDATE' : ''}`, [code]);
   return r.rows[0];
 }
 

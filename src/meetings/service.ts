@@ -235,14 +235,15 @@ export class MeetingService {
    * meeting (see startInTx), exactly once however many joins race.
    */
   async joinByCode(rawCode: string, input: JoinInput, caller?: Principal): Promise<JoinResult> {
-    const found = await this.joinableByCode(rawCode);
-    const who = await this.identifyJoiner(found, input, caller);
+    const code = normalizeMeetingCode(rawCode);
+    if (!code) throw notFound('No meeting has this code');
 
     const { row, participant } = await this.db.transaction(async (tx) => {
       const now = this.now();
-      const locked = await store.findMeetingAnyOrg(tx, found.id, { lock: true });
+      const locked = await store.findMeetingByCode(tx, code, { lock: true });
       if (!locked) throw notFound('No meeting has this code');
       assertJoinable(locked);
+      const who = await this.identifyJoiner(locked, input, caller);
       const participant = await store.insertParticipant(tx, {
         meetingId: locked.id,
         userId: who.userId,

@@ -48,6 +48,17 @@ describe.each(testDatabaseKinds())('access tokens, sign-in and sessions on %s', 
     expect(res.headers['x-content-type-options']).toBe('nosniff');
   });
 
+  it('answers no cross-origin request when CORS_ORIGINS is not set', async () => {
+    const preflight = await server.app.inject({
+      method: 'OPTIONS',
+      url: '/fhir/Patient',
+      headers: { ...NONE, origin: 'https://elsewhere.example', 'access-control-request-method': 'GET' },
+    });
+    expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
+    const get = await server.app.inject({ url: '/healthz', headers: { ...NONE, origin: 'https://elsewhere.example' } });
+    expect(get.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
   it('refuses FHIR requests without a token, or with an expired, forged or wrong-audience one', async () => {
     const none = await server.app.inject({ url: '/fhir/Patient', headers: NONE });
     expect(none.statusCode).toBe(401);
@@ -149,5 +160,32 @@ describe.each(testDatabaseKinds())('login rate limit on %s', (kind) => {
       statuses.push(res.statusCode);
     }
     expect(statuses).toEqual([401, 401, 401, 429, 429]);
+  });
+});
+
+describe('CORS for the origins in CORS_ORIGINS', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await createTestServer('pglite', { CORS_ORIGINS: 'https://app.clinic.example' });
+  });
+  afterAll(() => server.close());
+
+  it('lets a listed origin call the FHIR API with credentials and see its headers, and nobody else', async () => {
+    const allowed = await server.app.inject({
+      method: 'OPTIONS',
+      url: '/fhir/Patient',
+      headers: { origin: 'https://app.clinic.example', 'access-control-request-method': 'POST' },
+    });
+    expect(allowed.statusCode).toBe(204);
+    expect(allowed.headers['access-control-allow-origin']).toBe('https://app.clinic.example');
+    expect(allowed.headers['access-control-allow-credentials']).toBe('true');
+    const get = await server.app.inject({ url: '/healthz', headers: { origin: 'https://app.clinic.example' } });
+    expect(String(get.headers['access-control-expose-headers'])).toContain('ETag');
+    const other = await server.app.inject({
+      method: 'OPTIONS',
+      url: '/fhir/Patient',
+      headers: { origin: 'https://elsewhere.example', 'access-control-request-method': 'POST' },
+    });
+    expect(other.headers['access-control-allow-origin']).toBeUndefined();
   });
 });
