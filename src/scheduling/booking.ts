@@ -124,7 +124,11 @@ export async function cancelAppointment(
 ): Promise<Appointment> {
   return repo.withTransaction(async (tx) => {
     const appointment = await tx.read<Appointment>('Appointment', appointmentId);
-    if (appointment.status === 'cancelled') return appointment;
+    if (appointment.status === 'cancelled') {
+      // Cancelled before, perhaps by a plain update or by the meetings workflow: free any Slot it still holds.
+      if (!opts.onlyExpiredHoldAt) await releaseSlots(tx, appointment);
+      return appointment;
+    }
     if (opts.onlyExpiredHoldAt) {
       const expires = holdExpiry(appointment);
       // Booked from its hold meanwhile (or never held): not ours to release.

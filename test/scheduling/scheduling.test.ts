@@ -103,6 +103,21 @@ describe.each(testDatabaseKinds())('scheduling on %s', (kind) => {
     expect(((await ops.cancel(booked.id!)).body as Appointment).meta?.versionId).toBe(cancelled.meta?.versionId);
   });
 
+  it('$cancel of an Appointment cancelled elsewhere (the meetings workflow, a plain update) frees its time', async () => {
+    const { schedule } = await createPractitionerWithSchedule(repo, weekdayAvailability('UTC', { bufferMinutes: 15 }), 'Elsewhere');
+    const day = { schedule: schedule.id!, start: '2027-01-06T00:00:00Z', end: '2027-01-07T00:00:00Z', _count: '100' };
+    const at11 = (await ops.find(day)).find((a) => a.start === '2027-01-06T11:00:00Z')!;
+    const booked = (await ops.book(at11)).body as Appointment;
+    const cancelled = (await repo.update<Appointment>({ ...booked, status: 'cancelled' })).resource;
+    expect(await statusAt(schedule.id!, '2027-01-06T11:00:00Z')).toBe('busy');
+    expect((await ops.find(day)).map((a) => a.start)).not.toContain('2027-01-06T11:00:00Z');
+
+    const again = (await ops.cancel(booked.id!)).body as Appointment;
+    expect(again.meta?.versionId).toBe(cancelled.meta?.versionId);
+    for (const t of ['10:45', '11:00', '11:15', '11:30']) expect(await statusAt(schedule.id!, `2027-01-06T${t}:00Z`)).toBe('free');
+    expect((await ops.find(day)).map((a) => a.start)).toContain('2027-01-06T11:00:00Z');
+  });
+
   it('20 concurrent $book of the same time: exactly one succeeds, the others get 409', async () => {
     const { schedule } = await createPractitionerWithSchedule(repo, weekdayAvailability('UTC'), 'Race');
     const [proposal] = await ops.find({ schedule: schedule.id!, start: '2027-01-07T09:00:00Z', end: '2027-01-08T00:00:00Z', _count: '1' });
