@@ -4,11 +4,12 @@
  * Loads BENCH_EXPORT_RESOURCES resources (default 500,000) straight into a fresh database — rows shaped as
  * the repository writes them (current row with its token and reference index arrays, plus the history row),
  * in multi-row INSERTs, because the bench measures exporting, not loading — then starts the product as its
- * own process, exports them with a backend-services token ($export → poll → manifest), and compares with
- * PostgreSQL's own `COPY (SELECT resource_data …) TO STDOUT` of the same rows into a file, in the same run.
- * The server's peak RSS is its VmHWM from /proc.
+ * own process — built and started as `npm start` runs it (`node dist/src/main.js`), so what is measured is the
+ * product's memory, not tsx's — exports them with a backend-services token ($export → poll → manifest), and
+ * compares with PostgreSQL's own `COPY (SELECT resource_data …) TO STDOUT` of the same rows into a file, in the
+ * same run. The server's peak RSS is its VmHWM from /proc.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
@@ -148,6 +149,7 @@ async function procStatus(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number
 }
 
 async function main(): Promise<void> {
+  execFileSync('npm', ['run', '--silent', 'build:server'], { stdio: 'inherit' });
   // BENCH_EXPORT_DATABASE_URL: a database to keep between runs (loaded on first use, never dropped).
   const kept = process.env.BENCH_EXPORT_DATABASE_URL;
   const database = kept ? { url: kept, drop: async () => undefined } : await freshDatabase('bench_export');
@@ -160,7 +162,7 @@ async function main(): Promise<void> {
     const loadSeconds = present >= TOTAL ? 0 : await load(db);
     const base = `http://127.0.0.1:${PORT}`;
     server = await startProcess(
-      'src/main.ts',
+      'dist/src/main.js',
       {
         DATABASE_URL: database.url,
         DATA_DIR: dataDir,
@@ -230,7 +232,7 @@ async function main(): Promise<void> {
     const rate = (n: number) => Math.round(n).toLocaleString('en-US');
 
     console.log(`\n## Bulk export, ${TOTAL.toLocaleString('en-US')} resources (${TYPES.join(', ')}) on PostgreSQL\n`);
-    console.log(`Loaded in ${loadSeconds.toFixed(1)} s (not measured below). Server: \`src/main.ts\` as its own process (tsx), default settings.\n`);
+    console.log(`Loaded in ${loadSeconds.toFixed(1)} s (not measured below). Server: \`node dist/src/main.js\` (as \`npm start\` runs it) as its own process, default settings.\n`);
     console.log(
       markdownTable(
         ['path', 'resources', 'seconds', 'resources/s', 'MB written', 'vs COPY', 'server RSS before', 'server peak RSS during export', 'server VmHWM (since start)'],

@@ -24,9 +24,12 @@ export async function freshDatabase(prefix: string): Promise<{ url: string; drop
   };
 }
 
-/** Starts a TypeScript entry point as its own process and waits until it answers on /healthz. */
+/**
+ * Starts an entry point as its own process and waits until it answers on /healthz: TypeScript through tsx, a
+ * built `.js` file (as `npm start` runs the product) with plain node.
+ */
 export async function startProcess(entry: string, env: Record<string, string>, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const child = spawn(process.execPath, entry.endsWith('.js') ? [entry] : ['--import', 'tsx', entry], {
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
