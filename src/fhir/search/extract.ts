@@ -515,7 +515,6 @@ export function hasCompositeParams(resourceType: string): boolean {
 function componentRows(c: IndexCollector, type: ComponentParamType, param: string, elem: number, part: number): CompositeIndexRow[] {
   switch (type) {
     case 'token':
-      // `:of-type` keys are not part of composite search
       return [...c.tokens].filter((k) => !k.startsWith(':')).map((key) => ({ param, elem, part, key }));
     case 'uri':
       return [...c.tokens].map((key) => ({ param, elem, part, key }));
@@ -531,27 +530,59 @@ function componentRows(c: IndexCollector, type: ComponentParamType, param: strin
   }
 }
 
+/** The composite keys of one token value, remembered by the value's identity for the rest of one extraction. */
+function tokenComponentKeys(tv: TypedValue, cache: Map<unknown, string[]>): string[] {
+  const cacheable = typeof tv.value === 'object' && tv.value !== null;
+  let keys = cacheable ? cache.get(tv.value) : undefined;
+  if (!keys) {
+    const c = new IndexCollector();
+    indexToken(c, '', tv);
+    // `:of-type` keys are not part of composite search
+    keys = [...c.tokens].filter((k) => !k.startsWith(':'));
+    if (cacheable) cache.set(tv.value, keys);
+  }
+  return keys;
+}
+
 function extractComposites(resource: Resource, composites: CompiledComposite[]): CompositeIndexRow[] {
   const rows: CompositeIndexRow[] = [];
+  const tokenKeyCache = new Map<unknown, string[]>();
   for (const { def, bases } of composites) {
     const types = def.components!.map((c) => c.type);
     let elem = 0;
     for (const base of bases) {
       for (const element of base.evaluate(resource)) {
-        const found: CompositeIndexRow[] = [];
+        const ordinal = elem++;
+        // An element without a value for some component can never match a composite search. The path walks
+        // are cheap and most elements lack one (an Observation has one value[x]), so all components are read
+        // before any is indexed.
+        // Last component first: it is the value[x] an element most often lacks.
+        const values: TypedValue[][] = new Array(types.length);
         let complete = true;
-        for (let part = 0; part < types.length && complete; part++) {
-          const c = new IndexCollector();
-          for (const evaluate of base.components[part]) {
-            for (const tv of evaluate(element, resource)) indexValue(c, types[part], '', tv);
-          }
-          const partRows = componentRows(c, types[part], def.code, elem, part);
-          // An element without a value for some component can never match a composite search.
-          if (partRows.length === 0) complete = false;
-          else found.push(...partRows);
+        for (let part = types.length - 1; part >= 0 && complete; part--) {
+          const evaluators = base.components[part];
+          const found = evaluators.length === 1 ? evaluators[0](element, resource) : evaluators.flatMap((e) => e(element, resource));
+          values[part] = found;
+          complete = found.length > 0;
         }
-        if (complete) rows.push(...found);
-        elem++;
+        if (!complete) continue;
+        const found: CompositeIndexRow[] = [];
+        for (let part = 0; part < types.length; part++) {
+          let partRows: CompositeIndexRow[];
+          if (types[part] === 'token') {
+            // The same CodeableConcept (Observation.code) is a component of several parameters: keyed once.
+            const keys = new Set<string>();
+            for (const tv of values[part]) for (const k of tokenComponentKeys(tv, tokenKeyCache)) keys.add(k);
+            partRows = [...keys].map((key) => ({ param: def.code, elem: ordinal, part, key }));
+          } else {
+            const c = new IndexCollector();
+            for (const tv of values[part]) indexValue(c, types[part], '', tv);
+            partRows = componentRows(c, types[part], def.code, ordinal, part);
+          }
+          if (partRows.length === 0) break;
+          found.push(...partRows);
+        }
+        if (found.length > 0 && found[found.length - 1].part === types.length - 1) rows.push(...found);
       }
     }
   }
