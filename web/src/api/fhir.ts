@@ -1,4 +1,4 @@
-import type { Appointment, Bundle, Encounter, Patient, Practitioner, Reference, Resource } from '@medplum/fhirtypes';
+import type { Appointment, Bundle, Encounter, Parameters, ParametersParameter, Patient, Reference, Resource } from '@medplum/fhirtypes';
 import type { HttpClient } from './http.js';
 
 export const VIRTUAL_SERVICE_URL = 'http://hl7.org/fhir/5.0/StructureDefinition/extension-Appointment.virtualService';
@@ -15,13 +15,15 @@ export interface NewPatient {
   phone?: string;
 }
 
-export interface NewAppointment {
-  patient: Reference<Patient>;
-  practitioner: Reference<Practitioner>;
-  start: Date;
+/** What to ask Appointment/$find for: free times of one practitioner's published availability. */
+export interface FreeTimeQuery {
+  practitioner: string;
+  /** The patient the visit is for; $find names them as a participant of every proposal. */
+  patient?: Reference<Patient>;
+  from: Date;
+  to: Date;
   minutes: number;
-  video: boolean;
-  description?: string;
+  count: number;
 }
 
 export interface AppointmentsWithPatients {
@@ -110,22 +112,31 @@ export function createFhirApi(http: HttpClient) {
       return http.request<Patient>('POST', `${base}/Patient`, { body: patient, contentType: 'application/fhir+json' });
     },
 
-    async createAppointment(input: NewAppointment): Promise<Appointment> {
-      const end = new Date(input.start.getTime() + input.minutes * 60_000);
-      const appointment: Appointment = {
-        resourceType: 'Appointment',
-        status: 'booked',
-        start: input.start.toISOString(),
-        end: end.toISOString(),
-        minutesDuration: input.minutes,
-        ...(input.video ? { serviceType: [{ coding: [ONLINE_SERVICE], text: 'Video visit' }] } : {}),
-        ...(input.description ? { description: input.description } : {}),
-        participant: [
-          { actor: input.patient, required: 'required', status: 'accepted' },
-          { actor: input.practitioner, required: 'required', status: 'accepted' },
-        ],
-      };
-      return http.request<Appointment>('POST', `${base}/Appointment`, { body: appointment, contentType: 'application/fhir+json' });
+    /** Free times as proposed Appointments (status `proposed`, with the Slots they take), earliest first. */
+    async findFreeTimes(q: FreeTimeQuery): Promise<Appointment[]> {
+      const parameter: ParametersParameter[] = [
+        { name: 'practitioner', valueString: q.practitioner },
+        { name: 'start', valueDateTime: q.from.toISOString() },
+        { name: 'end', valueDateTime: q.to.toISOString() },
+        { name: 'duration', valueInteger: q.minutes },
+        { name: '_count', valueInteger: q.count },
+      ];
+      if (q.patient?.reference) parameter.push({ name: 'patient', valueString: q.patient.reference });
+      const body: Parameters = { resourceType: 'Parameters', parameter };
+      const bundle = await http.request<Bundle>('POST', `${base}/Appointment/$find`, { body, contentType: 'application/fhir+json' });
+      return resourcesOf<Appointment>(bundle, 'Appointment');
+    },
+
+    /** Books a proposal of findFreeTimes; 409 (ApiError) when someone else took the time first. */
+    async book(proposal: Appointment): Promise<Appointment> {
+      const body: Parameters = { resourceType: 'Parameters', parameter: [{ name: 'appointment', resource: proposal }] };
+      return http.request<Appointment>('POST', `${base}/Appointment/$book`, { body, contentType: 'application/fhir+json' });
+    },
+
+    /** Cancels the Appointment and frees the time it held. */
+    async cancelAppointment(id: string, reason: string): Promise<Appointment> {
+      const body: Parameters = { resourceType: 'Parameters', parameter: [{ name: 'reason', valueString: reason }] };
+      return http.request<Appointment>('POST', `${base}/Appointment/${encodeURIComponent(id)}/$cancel`, { body, contentType: 'application/fhir+json' });
     },
 
     /** Every version, oldest first: the status history of the drawer. */

@@ -280,6 +280,10 @@ export function createMeetingsApi(http: HttpClient) {
       return parseMeeting(await http.request('POST', `${base}/${encodeURIComponent(meetingId)}/end`, { body: {} }));
     },
     /** Records that the practitioner sent the join link (event `link_shared`). */
+    /** Cancels a meeting that has not started; the server cancels its Appointment too. */
+    async cancel(meetingId: string): Promise<Meeting> {
+      return parseMeeting(await http.request('POST', `${base}/${encodeURIComponent(meetingId)}/cancel`, { body: {} }));
+    },
     async recordLinkShared(meetingId: string, channel: string): Promise<void> {
       await http.request('POST', `${base}/${encodeURIComponent(meetingId)}/link-shared`, { body: { channel } });
     },

@@ -26,6 +26,8 @@ interface DrawerData {
 }
 
 const STARTABLE: Appointment['status'][] = ['booked', 'arrived', 'checked-in'];
+/** A visit can be cancelled until it has started. */
+const CANCELLABLE: Appointment['status'][] = ['proposed', 'pending', 'booked', 'arrived', 'checked-in', 'waitlist'];
 
 export function AppointmentDrawer({ appointmentId, onClose }: Props) {
   const api = useApi();
@@ -72,6 +74,7 @@ function DrawerBody({ data, reload }: { data: DrawerData; reload(): void }) {
   const { timeZone } = useSignedIn();
   const video = isVideoAppointment(appointment);
   const startable = STARTABLE.includes(appointment.status) && (!meeting || meeting.status === 'scheduled' || meeting.status === 'active');
+  const cancellable = CANCELLABLE.includes(appointment.status) && (!meeting || meeting.status === 'scheduled');
   const [startError, setStartError] = useState<string>();
 
   return (
@@ -105,6 +108,7 @@ function DrawerBody({ data, reload }: { data: DrawerData; reload(): void }) {
           </Button>
         )}
       </Group>
+      {cancellable && <CancelVisit appointment={appointment} meeting={meeting} patientName={patient ? patientDisplayName(patient) : undefined} reload={reload} />}
 
       {video && <JoinLinkSection appointment={appointment} meeting={meeting} meetingError={data.meetingError} patient={patient} reload={reload} />}
 
@@ -153,6 +157,77 @@ function DrawerBody({ data, reload }: { data: DrawerData; reload(): void }) {
         <StatusHistory history={history} timeZone={timeZone} />
       </section>
     </Stack>
+  );
+}
+
+/**
+ * Cancels the visit after a confirmation. A video visit is cancelled through its meeting, which closes the room
+ * and records why; the Appointment is then cancelled through scheduling as well, which frees the time it held
+ * in the practitioner's availability (a second cancel of an Appointment only does that).
+ */
+function CancelVisit({ appointment, meeting, patientName, reload }: { appointment: Appointment; meeting?: Meeting; patientName?: string; reload(): void }) {
+  const api = useApi();
+  const { changed } = useWorkspace();
+  const { timeZone } = useSignedIn();
+  const [confirming, setConfirming] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+
+  async function cancel() {
+    if (!appointment.id) return;
+    setBusy(true);
+    setError(undefined);
+    let meetingCancelled = false;
+    try {
+      if (meeting) {
+        await api.meetings.cancel(meeting.id);
+        meetingCancelled = true;
+      }
+      await api.fhir.cancelAppointment(appointment.id, 'Cancelled by the clinic');
+      setConfirming(false);
+      changed();
+      reload();
+    } catch (err) {
+      const message = (err as Error).message;
+      setError(meetingCancelled ? `The visit is cancelled, but its time could not be freed for other bookings: ${message}` : `Not cancelled: ${message}`);
+      // Show what is true now.
+      if (meetingCancelled) changed();
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  if (!confirming) {
+    return (
+      <Group>
+        <Button variant="subtle" color="red" onClick={() => setConfirming(true)}>
+          Cancel visit
+        </Button>
+      </Group>
+    );
+  }
+  return (
+    <Alert color="red" variant="light" title="Cancel this visit?" role="alertdialog" aria-label="Cancel this visit?">
+      <Stack gap="xs">
+        <Text size="sm">
+          {patientName ? `${patientName}'s visit` : 'The visit'} on {formatDate(appointment.start, timeZone)} at {formatTime(appointment.start, timeZone)} is cancelled
+          {meeting ? ' and the join link stops working' : ''}. The time becomes free for other bookings.
+        </Text>
+        {error && (
+          <Text size="sm" c="red" role="alert">
+            {error}
+          </Text>
+        )}
+        <Group gap="xs">
+          <Button size="xs" color="red" loading={busy} onClick={() => void cancel()}>
+            Yes, cancel visit
+          </Button>
+          <Button size="xs" variant="default" disabled={busy} onClick={() => setConfirming(false)}>
+            Keep visit
+          </Button>
+        </Group>
+      </Stack>
+    </Alert>
   );
 }
 
