@@ -441,9 +441,13 @@ function indexValue(c: IndexCollector, type: ComponentParamType, param: string, 
 
 type ElementEvaluator = (element: TypedValue, resource: Resource) => TypedValue[];
 
+/** One row set of fhir_search_composite: a base expression part and the components read from its elements. */
 interface CompiledComposite {
-  def: SearchParamDef;
-  bases: { evaluate: Evaluator; components: ElementEvaluator[][] }[];
+  /** the name the rows are stored under (SearchParamDef.storage) */
+  param: string;
+  types: ComponentParamType[];
+  evaluate: Evaluator;
+  components: ElementEvaluator[][];
 }
 
 /** The plain path of a base expression part (`Observation.component`), or undefined when it has filters. */
@@ -485,22 +489,26 @@ const compositesByType = new Map<string, CompiledComposite[]>();
 function compiledComposites(resourceType: string): CompiledComposite[] {
   let list = compositesByType.get(resourceType);
   if (!list) {
-    list = [];
+    const byStorage = new Map<string, CompiledComposite>();
     for (const def of searchParamsOf(resourceType).values()) {
-      if (def.type !== 'composite' || !def.components) continue;
-      const bases = def.expressionParts.map((part) => {
+      if (def.type !== 'composite' || !def.components || !def.storage) continue;
+      def.expressionParts.forEach((part, i) => {
+        const param = def.storage![i];
+        if (byStorage.has(param)) return; // rows shared with another parameter
         const path = basePath(part);
-        return {
+        byStorage.set(param, {
+          param,
+          types: def.components!.map((c) => c.type),
           evaluate: compileBase(part),
           components: def.components!.map((c) =>
             splitUnion(c.expression)
               .map((p) => compileComponentPart(path, resourceType, p))
               .filter((f): f is ElementEvaluator => f !== undefined),
           ),
-        };
+        });
       });
-      list.push({ def, bases });
     }
+    list = [...byStorage.values()];
     compositesByType.set(resourceType, list);
   }
   return list;
@@ -547,43 +555,40 @@ function tokenComponentKeys(tv: TypedValue, cache: Map<unknown, string[]>): stri
 function extractComposites(resource: Resource, composites: CompiledComposite[]): CompositeIndexRow[] {
   const rows: CompositeIndexRow[] = [];
   const tokenKeyCache = new Map<unknown, string[]>();
-  for (const { def, bases } of composites) {
-    const types = def.components!.map((c) => c.type);
+  for (const base of composites) {
+    const { param, types } = base;
     let elem = 0;
-    for (const base of bases) {
-      for (const element of base.evaluate(resource)) {
-        const ordinal = elem++;
-        // An element without a value for some component can never match a composite search. The path walks
-        // are cheap and most elements lack one (an Observation has one value[x]), so all components are read
-        // before any is indexed.
-        // Last component first: it is the value[x] an element most often lacks.
-        const values: TypedValue[][] = new Array(types.length);
-        let complete = true;
-        for (let part = types.length - 1; part >= 0 && complete; part--) {
-          const evaluators = base.components[part];
-          const found = evaluators.length === 1 ? evaluators[0](element, resource) : evaluators.flatMap((e) => e(element, resource));
-          values[part] = found;
-          complete = found.length > 0;
-        }
-        if (!complete) continue;
-        const found: CompositeIndexRow[] = [];
-        for (let part = 0; part < types.length; part++) {
-          let partRows: CompositeIndexRow[];
-          if (types[part] === 'token') {
-            // The same CodeableConcept (Observation.code) is a component of several parameters: keyed once.
-            const keys = new Set<string>();
-            for (const tv of values[part]) for (const k of tokenComponentKeys(tv, tokenKeyCache)) keys.add(k);
-            partRows = [...keys].map((key) => ({ param: def.code, elem: ordinal, part, key }));
-          } else {
-            const c = new IndexCollector();
-            for (const tv of values[part]) indexValue(c, types[part], '', tv);
-            partRows = componentRows(c, types[part], def.code, ordinal, part);
-          }
-          if (partRows.length === 0) break;
-          found.push(...partRows);
-        }
-        if (found.length > 0 && found[found.length - 1].part === types.length - 1) rows.push(...found);
+    for (const element of base.evaluate(resource)) {
+      const ordinal = elem++;
+      // An element without a value for some component can never match a composite search. The path walks
+      // are cheap and most elements lack one (an Observation has one value[x]), so all components are read,
+      // the last (the value[x]) first, before any is indexed.
+      const values: TypedValue[][] = new Array(types.length);
+      let complete = true;
+      for (let part = types.length - 1; part >= 0 && complete; part--) {
+        const evaluators = base.components[part];
+        const found = evaluators.length === 1 ? evaluators[0](element, resource) : evaluators.flatMap((e) => e(element, resource));
+        values[part] = found;
+        complete = found.length > 0;
       }
+      if (!complete) continue;
+      const found: CompositeIndexRow[] = [];
+      for (let part = 0; part < types.length; part++) {
+        let partRows: CompositeIndexRow[];
+        if (types[part] === 'token') {
+          // The same CodeableConcept (Observation.code) is a component of several parameters: keyed once.
+          const keys = new Set<string>();
+          for (const tv of values[part]) for (const k of tokenComponentKeys(tv, tokenKeyCache)) keys.add(k);
+          partRows = [...keys].map((key) => ({ param, elem: ordinal, part, key }));
+        } else {
+          const c = new IndexCollector();
+          for (const tv of values[part]) indexValue(c, types[part], '', tv);
+          partRows = componentRows(c, types[part], param, ordinal, part);
+        }
+        if (partRows.length === 0) break;
+        found.push(...partRows);
+      }
+      if (found.length > 0 && found[found.length - 1].part === types.length - 1) rows.push(...found);
     }
   }
   return rows;

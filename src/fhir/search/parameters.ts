@@ -36,6 +36,13 @@ export interface SearchParamDef {
    * the base expression (`expressionParts`) is one candidate, and all components must match in the same one.
    */
   components?: CompositeComponent[];
+  /**
+   * For composite parameters, one per base expression part: the name its rows are stored under in
+   * fhir_search_composite. Parts with the same path and components share rows, so `combo-code-value-quantity`
+   * (Observation | Observation.component) reads the rows of `code-value-quantity` and
+   * `component-code-value-quantity` instead of storing them a second time.
+   */
+  storage?: string[];
   /** `_content` (any text of the resource) and `_text` (the narrative): matched over the stored JSON. */
   fullText?: 'content' | 'narrative';
 }
@@ -74,6 +81,13 @@ const FULL_TEXT_PARAMS: SearchParamDef[] = [
     fullText: 'narrative',
   },
 ];
+
+/** The modifiers of one parameter: `_id` is a column, compared as it is. */
+export function modifiersOf(p: SearchParamDef): readonly string[] {
+  if (p.fullText) return [];
+  if (p.code === '_id') return ['not', 'missing'];
+  return SUPPORTED_MODIFIERS[p.type];
+}
 
 /** `_content` for every type, `_text` for types with a narrative (DomainResource). */
 export function fullTextParam(resourceType: string, code: string): SearchParamDef | undefined {
@@ -200,7 +214,34 @@ function load(): Map<string, Map<string, SearchParamDef>> {
       }
     }
   }
+  for (const params of result.values()) assignCompositeStorage(params);
   return result;
+}
+
+/** The rows of a base part with these components: equal signatures store the same values. */
+function partSignature(part: string, components: CompositeComponent[]): string {
+  return `${part}::${components.map((c) => `${c.type}:${c.expression}`).join('$')}`;
+}
+
+/**
+ * Names the row sets of the composite parameters of one type. Single-part parameters name theirs after
+ * themselves; a multi-part parameter (combo-…) reuses those with the same signature and names any other part
+ * `code#i`.
+ */
+function assignCompositeStorage(params: Map<string, SearchParamDef>): void {
+  const composites = [...params.values()].filter((p) => p.components).sort((a, b) => a.expressionParts.length - b.expressionParts.length);
+  const names = new Map<string, string>();
+  for (const p of composites) {
+    p.storage = p.expressionParts.map((part, i) => {
+      const signature = partSignature(part, p.components!);
+      let name = names.get(signature);
+      if (!name) {
+        name = p.expressionParts.length === 1 ? p.code : `${p.code}#${i}`;
+        names.set(signature, name);
+      }
+      return name;
+    });
+  }
 }
 
 function index(): Map<string, Map<string, SearchParamDef>> {
@@ -237,7 +278,7 @@ export function searchParamsForCapabilityStatement(
 /** R4 CapabilityStatement has no element for modifiers: they are listed in the documentation. */
 function withModifiers(p: SearchParamDef): string {
   if (p.fullText) return p.description;
-  let modifiers = SUPPORTED_MODIFIERS[p.type].filter((m) => m !== 'of-type' || p.code === 'identifier').map((m) => `:${m}`);
+  let modifiers = modifiersOf(p).filter((m) => m !== 'of-type' || p.code === 'identifier').map((m) => `:${m}`);
   if (p.type === 'reference') modifiers = [...modifiers, ':[type]', 'chaining (.param)'];
   let extra = `Modifiers: ${modifiers.join(', ')}.`;
   if (p.components) extra += ` Components, separated by $: ${p.components.map((c) => `${c.code} (${c.type})`).join(' $ ')}.`;

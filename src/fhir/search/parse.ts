@@ -1,5 +1,5 @@
 import { badRequest } from '../outcomes.js';
-import { fullTextParam, getSearchParam, isResourceType, SUPPORTED_MODIFIERS, type SearchParamDef } from './parameters.js';
+import { fullTextParam, getSearchParam, isResourceType, modifiersOf, type SearchParamDef } from './parameters.js';
 import type { CodeMatch } from './terminology.js';
 
 export type SearchPrefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb' | 'ap';
@@ -179,7 +179,7 @@ function parseFilter(resourceType: string, key: string, value: string): SearchFi
         throw badRequest(`${resourceType}.${code} cannot refer to ${modifier}`, key);
       }
       filter.targetType = modifier;
-    } else if (SUPPORTED_MODIFIERS[param.type].includes(modifier) && !param.fullText) {
+    } else if (modifiersOf(param).includes(modifier)) {
       filter.modifier = modifier;
     } else {
       throw badRequest(`Modifier :${modifier} is not supported on ${param.type} parameter ${code}`, key);

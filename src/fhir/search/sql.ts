@@ -75,7 +75,6 @@ const SIDE_TABLE: Record<string, string> = {
   date: 'fhir_search_date',
   number: 'fhir_search_number',
   quantity: 'fhir_search_number',
-  composite: 'fhir_search_composite',
 };
 
 function missingCondition(b: SqlBuilder, alias: string, f: SearchFilter): string {
@@ -83,14 +82,18 @@ function missingCondition(b: SqlBuilder, alias: string, f: SearchFilter): string
   const code = f.param.code;
   let present: string;
   if (code === '_id' || code === '_lastUpdated') present = 'true';
+  else if (f.param.type === 'composite') {
+    // Rows of the first component exist exactly for the elements that have every component.
+    const t = b.alias('s');
+    present = `${alias}.id IN (SELECT ${t}.id FROM fhir_search_composite ${t} WHERE ${t}.resource_type = ${b.param(f.resourceType, 'text')} AND ${compositeParam(b, t, f)} AND ${t}.part = 0)`;
+  }
   else if (f.param.type === 'token' || f.param.type === 'uri' || f.param.type === 'reference') {
     const column = f.param.type === 'reference' ? 'refs' : 'tokens';
     const prefixes = f.param.type === 'reference' ? [refPrefix(code)] : tokenPrefixes(code);
     const v = b.alias('v');
     present = `EXISTS (SELECT 1 FROM unnest(${alias}.${column}) ${v} WHERE ${prefixes.map((p) => `starts_with(${v}, ${b.param(p, 'text')})`).join(' OR ')})`;
   } else {
-    // Composite rows of the first component exist exactly for the elements that have every component.
-    present = sideTable(b, alias, f, SIDE_TABLE[f.param.type], code, (t) => (f.param.type === 'composite' ? `${t}.part = 0` : 'true'));
+    present = sideTable(b, alias, f, SIDE_TABLE[f.param.type], code, () => 'true');
   }
   return missing ? `NOT ${present}` : present;
 }
@@ -361,6 +364,12 @@ function componentMatch(b: SqlBuilder, t: string, scope: SearchScope, f: SearchF
   }
 }
 
+/** The row sets of a composite parameter: its own, or those it shares (combo-… reads two). */
+function compositeParam(b: SqlBuilder, t: string, f: SearchFilter): string {
+  const storage = f.param.storage ?? [f.param.code];
+  return storage.length === 1 ? `${t}.param = ${b.param(storage[0], 'text')}` : `${t}.param = ANY(${b.param(storage, 'text[]')})`;
+}
+
 /**
  * `code-value-quantity=http://loinc.org|8480-6$gt140`: the rows of every component are joined on the same
  * resource, parameter and element, so the components must match together in one element (one
@@ -379,7 +388,7 @@ function compositeCondition(b: SqlBuilder, alias: string, scope: SearchScope, f:
         .map((ti, i) => `JOIN fhir_search_composite ${ti} ON ${ti}.resource_type = ${first}.resource_type AND ${ti}.id = ${first}.id AND ${ti}.param = ${first}.param AND ${ti}.elem = ${first}.elem AND ${ti}.part = ${i + 1}`)
         .join(' ');
       const conds = parts.map((raw, i) => componentMatch(b, t[i], scope, f, components[i], raw));
-      return `${alias}.id IN (SELECT ${first}.id FROM fhir_search_composite ${first} ${joins} WHERE ${first}.resource_type = ${b.param(f.resourceType, 'text')} AND ${first}.param = ${b.param(f.param.code, 'text')} AND ${first}.part = 0 AND ${conds.join(' AND ')})`;
+      return `${alias}.id IN (SELECT ${first}.id FROM fhir_search_composite ${first} ${joins} WHERE ${first}.resource_type = ${b.param(f.resourceType, 'text')} AND ${compositeParam(b, first, f)} AND ${first}.part = 0 AND ${conds.join(' AND ')})`;
     }),
   );
 }

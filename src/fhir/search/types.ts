@@ -48,6 +48,7 @@ export interface NumberIndexRow {
  * system/code for number and quantity; lowAt/highAt for date.
  */
 export interface CompositeIndexRow {
+  /** the row set: the parameter's code, or the code of the parameter whose rows it shares (SearchParamDef.storage) */
   param: string;
   elem: number;
   part: number;

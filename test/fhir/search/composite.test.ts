@@ -94,6 +94,9 @@ describe('composite parameter definitions', () => {
       ]),
     );
     expect(extractIndexes({ resourceType: 'Patient' }).composites).toBeUndefined();
+    // combo-code-value-quantity reads the rows of code-value-quantity and component-code-value-quantity.
+    expect(searchParamsOf('Observation').get('combo-code-value-quantity')!.storage).toEqual(['code-value-quantity', 'component-code-value-quantity']);
+    expect(extractIndexes(bp('x', 120, 80)).composites!.filter((r) => r.param.startsWith('combo'))).toEqual([]);
   });
 });
 
@@ -154,6 +157,7 @@ describe.each(testDatabaseKinds())('composite search on %s', (kind) => {
 
   it('supports :missing, and a $ inside a component escaped as \\$', async () => {
     expect(ids(await search('Observation', { 'code-value-quantity:missing': 'false' }))).toEqual(['glucose', 'glucose-mg']);
+    expect(ids(await search('Observation', { 'combo-code-value-quantity:missing': 'true' }))).toEqual(['note', 'onset', 'smoker']);
     expect(ids(await search('Observation', { 'code-value-string': '8251-1$a\\$b' }))).toEqual([]);
   });
 

@@ -17,6 +17,7 @@ describe('what the CapabilityStatement advertises for search', () => {
     expect(obs.find((p) => p.name === '_content')?.type).toBe('string');
     expect(searchParamsForCapabilityStatement('Patient').find((p) => p.name === 'identifier')!.documentation).toContain(':of-type');
     expect(searchParamsForCapabilityStatement('Group').map((p) => p.name)).toContain('characteristic-value');
+    expect(obs.find((p) => p.name === '_id')!.documentation).toContain('Modifiers: :not, :missing.');
     expect(searchParamsForCapabilityStatement('Bundle').map((p) => p.name)).not.toContain('_text');
   });
 

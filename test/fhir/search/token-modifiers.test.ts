@@ -138,5 +138,7 @@ describe.each(testDatabaseKinds())('token :in, :not-in, :below, :above and uri :
     }
     // Modifiers that do not exist for a type are rejected as before.
     expect((await failure('Patient', { 'birthdate:below': '2000' }, false)).status).toBe(400);
+    // _id is a column, compared as it is: only :not and :missing.
+    expect((await failure('Patient', { '_id:in': 'http://example.org/vs/remote' }, false)).status).toBe(400);
   });
 });
