@@ -243,7 +243,7 @@ export class MeetingService {
       const locked = await store.findMeetingByCode(tx, code, { lock: true });
       if (!locked) throw notFound('No meeting has this code');
       assertJoinable(locked);
-      const who = await this.identifyJoiner(locked, input, caller);
+      const who = await this.identifyJoiner(tx, locked, input, caller);
       const participant = await store.insertParticipant(tx, {
         meetingId: locked.id,
         userId: who.userId,
@@ -575,7 +575,9 @@ export class MeetingService {
     return { ...meeting, status: 'active', started_at: now, encounter_id: encounterId ?? null, updated_at: now };
   }
 
+  /** Runs in the joining transaction (tx): on embedded PGlite a read outside it would wait for it forever. */
   private async identifyJoiner(
+    tx: Queryable,
     meeting: MeetingRow,
     input: JoinInput,
     caller: Principal | undefined,
@@ -589,7 +591,8 @@ export class MeetingService {
       return { role: 'patient', userType: 'patient', userId: caller!.subject, displayName: name('Patient') };
     }
     if (input.birthDate !== undefined && meeting.patient_id) {
-      const patient = await this.repository(meeting.org_id).readIfExists<Patient>('Patient', meeting.patient_id);
+      const repo = this.opts.store.repositoryInTransaction(tx, { orgId: meeting.org_id, baseUrl: this.fhirBaseUrl });
+      const patient = await repo.readIfExists<Patient>('Patient', meeting.patient_id);
       if (!patient?.birthDate || patient.birthDate !== input.birthDate.trim()) {
         throw forbidden('The birth date does not match the patient of this meeting');
       }
