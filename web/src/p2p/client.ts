@@ -136,33 +136,51 @@ const END_REASONS: Record<number, P2pEndReason> = {
 };
 /** How long a connection may stay "disconnected" before we restart ICE ourselves. */
 const DISCONNECTED_GRACE_MS = 3_000;
-/**
- * How long a negotiated connection may take to connect before we restart ICE. A candidate lost on the way
- * (a signaling server restarting, a relay between server instances) would otherwise leave it "new" forever;
- * a restart gathers and sends fresh candidates.
- */
+/** How long a connection may take to connect before we negotiate it again (see PeerLink.watchConnect). */
 const CONNECT_GRACE_MS = 8_000;
 
-/** One other participant: the RTCPeerConnection and the perfect-negotiation bookkeeping for it. */
+/**
+ * One other participant: the RTCPeerConnection and the perfect-negotiation bookkeeping for it.
+ *
+ * Who offers first: the participant who arrives (`admitted` with the others listed) offers to each of them,
+ * and the one already in the call waits for that offer. Both sides adding their camera at the same moment
+ * would otherwise make every call start with two crossing offers, leaving it to the polite side's rollback,
+ * which under load can leave a connection that never starts. Perfect negotiation still settles any later
+ * collision (ICE restarts on both sides, renegotiation).
+ */
 class PeerLink {
   readonly pc: RTCPeerConnection;
   readonly polite: boolean;
   makingOffer = false;
   ignoreOffer = false;
   participant: RemoteParticipant;
+  /** True until the first offer from the other side arrives (or the wait times out): we do not offer meanwhile. */
+  private awaitingOffer: boolean;
+  /**
+   * Everything received from the other side is applied strictly one after the other. The collision check
+   * must see the state that the previous message left, not one that is still being applied.
+   */
+  private inbox: Promise<void> = Promise.resolve();
   private disconnectedTimer?: ReturnType<typeof setTimeout>;
   private connectTimer?: ReturnType<typeof setTimeout>;
+  private closed = false;
 
   constructor(
     info: PeerInfo,
     selfPeerId: string,
     iceServers: IceServerConfig[],
+    /** `offer`: we arrived and start the negotiation; `answer`: the other side does, we wait for its offer. */
+    firstMove: 'offer' | 'answer',
     private readonly call: { send(m: ClientMessage): void; changed(link: PeerLink): void; streamAdded(link: PeerLink, s: MediaStream): void; fail(e: P2pCallError): void },
   ) {
     this.polite = isPolite(selfPeerId, info.peerId);
+    this.awaitingOffer = firstMove === 'answer';
     this.participant = { ...info, audioEnabled: true, videoEnabled: true, connectionState: 'new' };
     this.pc = new RTCPeerConnection({ iceServers });
-    this.pc.onnegotiationneeded = () => void this.negotiate();
+    this.pc.onnegotiationneeded = () => {
+      // The offer we wait for covers our tracks too: its answer carries them.
+      if (!this.awaitingOffer) void this.negotiate();
+    };
     this.pc.onicecandidate = ({ candidate }) => this.signal({ candidate: candidate ? candidate.toJSON() : null });
     this.pc.ontrack = ({ track, streams }) => {
       const stream = streams[0] ?? this.participant.stream ?? new MediaStream();
@@ -182,6 +200,7 @@ class PeerLink {
       if (state === 'failed') this.restartIce();
       else if (state === 'disconnected') this.disconnectedTimer = setTimeout(() => this.restartIce(), DISCONNECTED_GRACE_MS);
     };
+    this.watchConnect();
   }
 
   signal(data: SignalPayload): void {
@@ -195,13 +214,18 @@ class PeerLink {
       await this.pc.setLocalDescription();
       if (this.pc.localDescription) this.signal({ description: this.pc.localDescription.toJSON() as SignalPayload['description'] });
     } catch (err) {
-      this.call.fail(new P2pCallError('peer-connection', 'Could not start the connection to the other participant', err));
+      if (!this.closed) this.call.fail(new P2pCallError('peer-connection', 'Could not start the connection to the other participant', err));
     } finally {
       this.makingOffer = false;
     }
   }
 
-  async receive(data: SignalPayload): Promise<void> {
+  receive(data: SignalPayload): void {
+    this.inbox = this.inbox.then(() => this.apply(data));
+  }
+
+  private async apply(data: SignalPayload): Promise<void> {
+    if (this.closed) return;
     if (data.media) {
       this.participant = { ...this.participant, audioEnabled: data.media.audio, videoEnabled: data.media.video };
       this.call.changed(this);
@@ -213,10 +237,14 @@ class PeerLink {
         this.ignoreOffer = !this.polite && collision;
         if (this.ignoreOffer) return;
         await this.pc.setRemoteDescription(description);
-        this.watchConnect();
         if (description.type === 'offer') {
           await this.pc.setLocalDescription();
           if (this.pc.localDescription) this.signal({ description: this.pc.localDescription.toJSON() as SignalPayload['description'] });
+          if (this.awaitingOffer) {
+            this.awaitingOffer = false;
+            // The negotiationneeded we let pass is not fired again: offer ourselves if the answer left a track out.
+            if (this.pc.getTransceivers().some((t) => t.sender.track && !t.currentDirection?.startsWith('send'))) void this.negotiate();
+          }
         }
       } else if (data.candidate !== undefined) {
         try {
@@ -227,25 +255,40 @@ class PeerLink {
         }
       }
     } catch (err) {
-      this.call.fail(new P2pCallError('peer-connection', 'The connection to the other participant could not be negotiated', err));
+      if (!this.closed) this.call.fail(new P2pCallError('peer-connection', 'The connection to the other participant could not be negotiated', err));
     }
   }
 
-  /** Restarts ICE if this negotiation has not connected in time (see CONNECT_GRACE_MS). */
+  /**
+   * If the connection has not connected in time, negotiate again with fresh ICE candidates: a candidate or a
+   * description lost on the way (a signaling server restarting, a relay between servers reconnecting) would
+   * otherwise leave it "new" forever. An offer of ours that was never answered is taken back first.
+   */
   private watchConnect(): void {
     clearTimeout(this.connectTimer);
     this.connectTimer = setTimeout(() => {
-      if (this.pc.connectionState !== 'connected' && this.pc.signalingState !== 'closed') this.restartIce();
+      if (this.closed || this.pc.connectionState === 'connected') return;
+      // ICE is checking: it either connects or fails, and "failed" restarts it.
+      if (this.pc.connectionState === 'connecting') return this.watchConnect();
+      this.awaitingOffer = false;
+      this.inbox = this.inbox.then(async () => {
+        if (this.closed || this.pc.connectionState === 'connected') return;
+        if (this.pc.signalingState === 'have-local-offer') await this.pc.setLocalDescription({ type: 'rollback' }).catch(() => undefined);
+        this.restartIce();
+        this.watchConnect();
+      });
     }, CONNECT_GRACE_MS);
   }
 
   restartIce(): void {
-    if (this.pc.signalingState === 'closed') return;
+    if (this.closed) return;
     // Fires negotiationneeded with an ICE-restart offer; perfect negotiation takes it from there.
+    this.awaitingOffer = false;
     this.pc.restartIce();
   }
 
   close(): void {
+    this.closed = true;
     clearTimeout(this.disconnectedTimer);
     clearTimeout(this.connectTimer);
     this.pc.onnegotiationneeded = this.pc.onicecandidate = this.pc.ontrack = this.pc.onconnectionstatechange = null;
@@ -417,10 +460,12 @@ export class P2pCall extends Emitter<P2pCallEvents> {
         return this.setState('waiting');
       case 'admitted':
         this.setState('connected');
-        for (const peer of message.peers) this.addLink(peer);
+        // We are the newcomer: we offer to everyone already in the call.
+        for (const peer of message.peers) this.addLink(peer, 'offer');
         return this.emitParticipants();
       case 'peer-joined':
-        this.addLink(message.peer);
+        // The newcomer offers; we answer.
+        this.addLink(message.peer, 'answer');
         return this.emitParticipants();
       case 'peer-left':
         this.dropLink(message.peerId);
@@ -428,7 +473,7 @@ export class P2pCall extends Emitter<P2pCallEvents> {
       case 'lobby':
         return this.emit('lobby', { waiting: message.waiting });
       case 'signal':
-        void this.links.get(message.from)?.receive(message.data);
+        this.links.get(message.from)?.receive(message.data);
         return;
       case 'error':
         // A candidate for someone who just left is a normal race, not worth telling anyone about.
@@ -437,9 +482,9 @@ export class P2pCall extends Emitter<P2pCallEvents> {
     }
   }
 
-  private addLink(peer: PeerInfo): void {
+  private addLink(peer: PeerInfo, firstMove: 'offer' | 'answer'): void {
     if (!this.self || this.links.has(peer.peerId)) return;
-    const link = new PeerLink(peer, this.self.peerId, this.iceServers, {
+    const link = new PeerLink(peer, this.self.peerId, this.iceServers, firstMove, {
       send: (m) => this.send(m),
       changed: () => this.emitParticipants(),
       streamAdded: (l, stream) => this.emit('remote-stream-added', { peer: l.participant, stream }),
