@@ -1,5 +1,6 @@
 /**
- * npm run bench:crud — create, read and update Patients over HTTP on real PostgreSQL, side by side with a bare
+ * npm run bench:crud — create, read and update Patients over HTTP on real PostgreSQL (the server built and
+ * started as `npm start` runs it), side by side with a bare
  * Fastify + pg server doing the same SQL (bench/support/baseline-server.ts). Targets: read ≥ 75% and create
  * ≥ 70% of the baseline's throughput.
  */
@@ -7,7 +8,7 @@ import autocannon from 'autocannon';
 import type { ChildProcess } from 'node:child_process';
 import { clientAuthorization } from './support/client-token.js';
 import { samplePatient } from './support/fixtures.js';
-import { freshDatabase, markdownTable, startProcess, stopProcess } from './support/servers.js';
+import { buildServer, freshDatabase, markdownTable, startProcess, stopProcess } from './support/servers.js';
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
@@ -79,12 +80,13 @@ async function measure(name: string, base: string, auth: Record<string, string>)
 }
 
 async function main() {
+  buildServer();
   const fhirDb = await freshDatabase('bench_fhir');
   const baseDb = await freshDatabase('bench_base');
   const children: ChildProcess[] = [];
   try {
     children.push(
-      await startProcess('src/main.ts', {
+      await startProcess('dist/src/main.js', {
         DATABASE_URL: fhirDb.url,
         DEMO_DATA: 'false',
         LOG_LEVEL: 'warn',

@@ -7,7 +7,7 @@
  *     exactly the rows the repository writes (the benchmark measures search, not loading).
  *  2. Search, one client, one query at a time: the hand-written SQL (baseline) against the search engine
  *     (`searchResources`: parse + SQL + Bundle, no HTTP), interleaved sample by sample.
- *  3. Search over HTTP under load: the real server process (src/main.ts, with authentication) against a bare
+ *  3. Search over HTTP under load: the real server process (dist/src/main.js as `npm start` runs it, with authentication) against a bare
  *     Fastify + pg server running the hand-written SQL (bench/support/search-baseline-server.ts), autocannon.
  *  4. Create throughput through the repository: without indexing, with indexing in the write statement, and
  *     with the side-table rows in a statement of their own (the write path before they were folded in).
@@ -36,7 +36,7 @@ import {
   type SearchCase,
   type SearchCaseName,
 } from './support/search-queries.js';
-import { freshDatabase, markdownTable, startProcess, stopProcess } from './support/servers.js';
+import { buildServer, freshDatabase, markdownTable, startProcess, stopProcess } from './support/servers.js';
 
 const COPIES = Number(process.env.BENCH_COPIES ?? 80);
 const DAYS = Number(process.env.BENCH_DAYS ?? 60);
@@ -256,6 +256,7 @@ async function measureWrites(db: PostgresDatabase): Promise<Map<WriteVariant, nu
 // ------------------------------------------------------------------------------------------------- main
 
 async function main() {
+  buildServer();
   const database = await freshDatabase('bench_search');
   const db = new PostgresDatabase(database.url);
   const children: ChildProcess[] = [];
@@ -273,7 +274,7 @@ async function main() {
     log('searching over HTTP');
     children.push(
       await startProcess(
-        'src/main.ts',
+        'dist/src/main.js',
         {
           DATABASE_URL: database.url,
           DEMO_DATA: 'false',
@@ -321,7 +322,7 @@ async function main() {
       ),
     );
     console.log(
-      `\n### Over HTTP: the server process (src/main.ts: authentication, audit, Bundle) and a bare Fastify + pg server ` +
+      `\n### Over HTTP: the server process (dist/src/main.js: authentication, audit, Bundle) and a bare Fastify + pg server ` +
         `with the same SQL as baseline; autocannon, ${HTTP_SECONDS} s each (ms)\n`,
     );
     console.log(

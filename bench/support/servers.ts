@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
@@ -61,4 +61,9 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
 export function markdownTable(headers: string[], rows: (string | number)[][]): string {
   const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
   return [line(headers), line(headers.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** Builds the server as `npm start` does, so benches start `dist/src/main.js` like the product runs. */
+export function buildServer(): void {
+  execFileSync('npm', ['run', '--silent', 'build:server'], { stdio: 'inherit' });
 }
