@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS } from '../support/chromium.js';
+import { visitTypeCoding, withAvailability } from '../../src/scheduling/availability.js';
 
 /**
  * The whole story of a video visit in two real browsers against the real server (`src/main.ts`, embedded
@@ -108,6 +109,29 @@ async function startServer(): Promise<RunningServer> {
   return { baseUrl, output, stop };
 }
 
+/** The practitioner's Schedule with working hours on every day, round the clock, through the FHIR API. */
+async function publishAvailability(baseUrl: string): Promise<void> {
+  const login = await fetch(`${baseUrl}/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(PRACTITIONER) });
+  const { access_token: token } = (await login.json()) as { access_token: string };
+  const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/fhir+json' };
+  const me = (await (await fetch(`${baseUrl}/auth/me`, { headers })).json()) as { fhirUser: string };
+  const days = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+  const schedule = withAvailability(
+    { resourceType: 'Schedule', active: true, actor: [{ reference: me.fhirUser }] },
+    {
+      timeZone: 'UTC',
+      slotMinutes: 15,
+      bufferMinutes: 0,
+      weeklyHours: [{ days: [...days], start: '00:00:00', end: '23:45:00' }],
+      breaks: [],
+      visitTypes: [{ type: visitTypeCoding('video-30', 'Video visit'), durationMinutes: 30, video: true }],
+      exceptions: [],
+    },
+  );
+  const created = await fetch(`${baseUrl}/fhir/Schedule`, { method: 'POST', headers, body: JSON.stringify(schedule) });
+  expect(created.status).toBe(201);
+}
+
 /** Records every RTCPeerConnection the page makes, so the test can read inbound-rtp stats. */
 function recordPeerConnections(): void {
   const w = window as unknown as { __pcs: RTCPeerConnection[]; RTCPeerConnection: typeof RTCPeerConnection };
@@ -204,7 +228,9 @@ describe.skipIf(!haveChromium)('video visit in the browser, from booking to summ
     await shot(dr, '03-patient-registered');
     await dr.getByRole('dialog').getByRole('button', { name: 'Close', exact: true }).click();
 
-    // 3. Books a video appointment (the form proposes the next quarter hour today).
+    // 3. Books a video appointment into the practitioner's published availability (every day, all day, so
+    // the form's first free time is the next quarter hour).
+    await publishAvailability(server.baseUrl);
     await dr.getByRole('button', { name: 'Book appointment' }).first().click();
     await dr.getByRole('textbox', { name: 'Patient' }).fill('Haddad');
     // (Against a long-running server an earlier run's Noor Haddad may be listed too; either is this person.)
