@@ -25,7 +25,7 @@ export async function processBundle(req: FhirRequest, ctx: FhirContext, route: R
   }
   const entries = bundle.entry ?? [];
   if (entries.length > MAX_ENTRIES) throw badRequest(`A Bundle may hold at most ${MAX_ENTRIES} entries`, 'Bundle.entry');
-  entries.forEach((entry, i) => checkEntry(entry, i));
+  entries.forEach((entry, i) => checkEntry(entry, i, bundle.type === 'transaction'));
   const returnPref = preferHeader(req, 'return');
 
   if (bundle.type === 'batch') {
@@ -80,11 +80,16 @@ export async function processBundle(req: FhirRequest, ctx: FhirContext, route: R
   return { status: 200, body: { resourceType: 'Bundle', type: 'transaction-response', entry: responses } };
 }
 
-function checkEntry(entry: BundleEntry, i: number): void {
+function checkEntry(entry: BundleEntry, i: number, transaction: boolean): void {
   const method = entry.request?.method;
   if (!method || !(method in ORDER)) throw badRequest(`Bundle.entry[${i}].request.method is missing or not supported`, `Bundle.entry[${i}].request.method`);
   const url = entry.request?.url?.replace(/^\//, '');
   if (!url || url.startsWith('?')) throw badRequest(`Bundle.entry[${i}].request.url is missing or names no resource type`, `Bundle.entry[${i}].request.url`);
+  // Operations keep their own transactions and connections (scheduling, meetings, export); inside the Bundle's
+  // transaction they would wait for it, and on the embedded database's single connection forever.
+  if (transaction && url.split('?')[0].split('/').some((part) => part.startsWith('$'))) {
+    throw badRequest(`Bundle.entry[${i}]: operations cannot run inside a transaction Bundle; send them on their own or in a batch`, `Bundle.entry[${i}].request.url`);
+  }
   if ((method === 'POST' || method === 'PUT') && !entry.resource) {
     throw badRequest(`Bundle.entry[${i}] (${method}) needs a resource`, `Bundle.entry[${i}].resource`);
   }

@@ -57,6 +57,16 @@ describe.each(testDatabaseKinds())('batch and transaction Bundles on %s', (kind)
     expect(body.entry![1].response?.location).toMatch(new RegExp(`Patient/${patient.id}/_history/1$`));
   });
 
+  it('a transaction refuses operations (they run in transactions of their own), a batch runs them', async () => {
+    const find = { resourceType: 'Parameters', parameter: [{ name: 'schedule', valueString: 'Schedule/none' }] };
+    const refused = await post({ resourceType: 'Bundle', type: 'transaction', entry: [{ resource: find, request: { method: 'POST', url: 'Appointment/$find' } }] });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().issue[0].expression).toEqual(['Bundle.entry[0].request.url']);
+    const batch = await post({ resourceType: 'Bundle', type: 'batch', entry: [{ resource: find, request: { method: 'POST', url: 'Appointment/$find' } }] });
+    expect(batch.statusCode).toBe(200);
+    expect((batch.json() as Bundle).entry?.[0].response?.status).toMatch(/^422/); // Schedule/none is not known
+  });
+
   it('a failing entry rolls back every earlier one, and the answer names the entry', async () => {
     const before = await historyRows();
     const res = await post({
