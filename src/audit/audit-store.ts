@@ -80,5 +80,5 @@ export function auditEventsSql(indexing: AuditIndexing, pending: PendingAuditEve
 export async function insertAuditEvents(q: Queryable, indexing: AuditIndexing, pending: PendingAuditEvent[]): Promise<void> {
   if (pending.length === 0) return;
   const sql = auditEventsSql(indexing, pending, { firstParam: 1 });
-  await q.query(`WITH ${sql.ctes.join(',\n')} SELECT count(*) FROM au_cur`, sql.params);
+  await q.query(`WITH ${sql.ctes.join(',\n')} SELECT count(*) FROM au_cur`, sql.params, { prepare: true });
 }

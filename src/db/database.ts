@@ -7,9 +7,17 @@ export interface QueryResult<T> {
   rowCount: number;
 }
 
+export interface QueryOptions {
+  /**
+   * For statements run constantly with the same text (the write path, reads by id): on PostgreSQL they become
+   * named prepared statements, parsed and planned once per connection instead of on every call.
+   */
+  prepare?: boolean;
+}
+
 /** Something SQL can be sent to: the database itself or an open transaction. */
 export interface Queryable {
-  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<T>>;
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[], opts?: QueryOptions): Promise<QueryResult<T>>;
 }
 
 export interface Database extends Queryable {
@@ -39,9 +47,17 @@ async function withRetries<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Names of prepared statements by their text, shared by all connections (each prepares a name on first use).
+ * Bounded: the statements asked to be prepared are a fixed set of texts, and past the bound a statement simply
+ * runs unnamed.
+ */
+const MAX_PREPARED_STATEMENTS = 500;
+
 export class PostgresDatabase implements Database {
   readonly kind = 'postgres' as const;
   readonly pool: pg.Pool;
+  private readonly statementNames = new Map<string, string>();
 
   constructor(connectionString: string, poolSize = 10) {
     this.pool = new pg.Pool({ connectionString, max: poolSize });
@@ -49,9 +65,19 @@ export class PostgresDatabase implements Database {
     this.pool.on('error', () => undefined);
   }
 
-  async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
-    const r = await this.pool.query(sql, params as unknown[]);
+  async query<T>(sql: string, params?: unknown[], opts?: QueryOptions): Promise<QueryResult<T>> {
+    const r = await this.pool.query(this.queryConfig(sql, params, opts));
     return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
+  }
+
+  private queryConfig(text: string, values: unknown[] | undefined, opts: QueryOptions | undefined): pg.QueryConfig {
+    if (!opts?.prepare) return { text, values };
+    let name = this.statementNames.get(text);
+    if (!name && this.statementNames.size < MAX_PREPARED_STATEMENTS) {
+      name = `p${this.statementNames.size + 1}`;
+      this.statementNames.set(text, name);
+    }
+    return name ? { name, text, values } : { text, values };
   }
 
   async exec(sql: string): Promise<void> {
@@ -68,8 +94,8 @@ export class PostgresDatabase implements Database {
       try {
         await client.query('BEGIN');
         const tx: Queryable = {
-          query: async <R>(sql: string, params?: unknown[]) => {
-            const r = await client.query(sql, params as unknown[]);
+          query: async <R>(sql: string, params?: unknown[], opts?: QueryOptions) => {
+            const r = await client.query(this.queryConfig(sql, params, opts));
             return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
           },
         };

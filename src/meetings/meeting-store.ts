@@ -143,6 +143,7 @@ export async function findMeeting(q: Queryable, orgId: string, id: string, opts:
   const r = await q.query<MeetingRow>(
     `SELECT * FROM virtual_meetings WHERE id = $1 AND org_id = $2${opts.lock ? ' FOR UPDATE' : ''}`,
     [id, orgId],
+    { prepare: true },
   );
   return r.rows[0];
 }
@@ -150,12 +151,14 @@ export async function findMeeting(q: Queryable, orgId: string, id: string, opts:
 /** By id alone: for callers that hold a participant id rather than an org (public reconnect and leave). */
 export async function findMeetingAnyOrg(q: Queryable, id: string, opts: { lock?: boolean } = {}): Promise<MeetingRow | undefined> {
   if (!isUuid(id)) return undefined;
-  const r = await q.query<MeetingRow>(`SELECT * FROM virtual_meetings WHERE id = $1${opts.lock ? ' FOR UPDATE' : ''}`, [id]);
+  const r = await q.query<MeetingRow>(`SELECT * FROM virtual_meetings WHERE id = $1${opts.lock ? ' FOR UPDATE' : ''}`, [id], { prepare: true });
   return r.rows[0];
 }
 
 export async function findMeetingByCode(q: Queryable, code: string, opts: { lock?: boolean } = {}): Promise<MeetingRow | undefined> {
-  const r = await q.query<MeetingRow>(`SELECT * FROM virtual_meetings WHERE meeting_code = $1${opts.lock ? ' FOR UPDATE' : ''}`, [code]);
+  const r = await q.query<MeetingRow>(`SELECT * FROM virtual_meetings WHERE meeting_code = $1${opts.lock ? ' FOR UPDATE' : ''}`, [code], {
+    prepare: true,
+  });
   return r.rows[0];
 }
 

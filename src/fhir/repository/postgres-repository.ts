@@ -138,6 +138,7 @@ export class PostgresFhirRepository implements FhirRepository {
        INSERT INTO fhir_resource_history (resource_type, id, version_id, org_id, last_updated, deleted, resource_data)
        SELECT resource_type, id, version_id, org_id, last_updated, false, resource_data FROM cur`,
       statement.params,
+      { prepare: true },
     );
     if (inserted.rowCount === 0) throw conflict(`${stored.resourceType}/${id} already exists`);
     if (!this.deps.indexRowsSql) await this.deps.writeIndexRows(q, stored.resourceType, id, indexes, { isNew: true });
@@ -155,6 +156,7 @@ export class PostgresFhirRepository implements FhirRepository {
     const r = await this.q.query<{ deleted: boolean; resource_data: T }>(
       'SELECT deleted, resource_data FROM fhir_resources WHERE resource_type = $1 AND id = $2 AND org_id = $3',
       [resourceType, id, this.context.orgId],
+      { prepare: true },
     );
     const row = r.rows[0];
     if (!row) throw notFound(`${resourceType}/${id} not found`);
@@ -166,6 +168,7 @@ export class PostgresFhirRepository implements FhirRepository {
     const r = await this.q.query<{ resource_data: T }>(
       'SELECT resource_data FROM fhir_resources WHERE resource_type = $1 AND id = $2 AND org_id = $3 AND NOT deleted',
       [resourceType, id, this.context.orgId],
+      { prepare: true },
     );
     return r.rows[0]?.resource_data;
   }
@@ -315,6 +318,7 @@ export class PostgresFhirRepository implements FhirRepository {
        INSERT INTO fhir_resource_history (resource_type, id, version_id, org_id, last_updated, deleted, resource_data)
        SELECT resource_type, id, version_id, org_id, last_updated, false, resource_data FROM cur`,
       statement.params,
+      { prepare: true },
     );
     if (!this.deps.indexRowsSql) await this.deps.writeIndexRows(tx, valid.resourceType, id, indexes, { isNew: current.deleted });
     await this.onWrite(tx, change);
@@ -387,6 +391,7 @@ export class PostgresFhirRepository implements FhirRepository {
          INSERT INTO fhir_resource_history (resource_type, id, version_id, org_id, last_updated, deleted, resource_data)
          SELECT resource_type, id, version_id, org_id, last_updated, true, NULL FROM cur`,
         statement.params,
+        { prepare: true },
       );
       if (!self.deps.indexRowsSql) await self.deps.deleteIndexRows(tx, resourceType, id);
       await self.onWrite(tx, change);
@@ -435,6 +440,7 @@ export class PostgresFhirRepository implements FhirRepository {
       `SELECT org_id, version_id, deleted, content_hash, resource_data FROM fhir_resources
        WHERE resource_type = $1 AND id = $2 FOR UPDATE`,
       [resourceType, id],
+      { prepare: true },
     );
     if (r.rows[0]) lockedRowsOf(tx).set(key, r.rows[0]);
     return r.rows[0];
