@@ -227,7 +227,8 @@ function writeDeps(variant: WriteVariant): RepositoryDependencies {
     validate: (r) => r as Resource,
     extractIndexes: indexing ? extractIndexes : () => EMPTY_INDEXES,
     writeIndexRows: indexing ? writeIndexRows : async () => undefined,
-    ...(variant === 'with indexing, one statement' ? { indexRowsSql } : {}),
+    // Without indexing the write is still the one-statement path, with no index CTEs: only indexing differs.
+    ...(variant !== 'with indexing, separate statement' ? { indexRowsSql } : {}),
     deleteIndexRows,
     search: searchResources,
     searchCompartment,
