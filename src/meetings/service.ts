@@ -13,6 +13,7 @@ import {
 } from '../fhir/outcomes.js';
 import type { FhirRepository } from '../fhir/repository/repository.js';
 import type { FhirStore } from '../fhir/store.js';
+import { cancelAppointment } from '../scheduling/booking.js';
 import { generateMeetingCode, normalizeMeetingCode } from './codes.js';
 import {
   findAppointmentActors,
@@ -323,7 +324,8 @@ export class MeetingService {
 
   /**
    * Cancels a meeting that has not started (host or org admin): the meeting is cancelled, its Appointment too
-   * (a cancelled visit), and the provider's room is closed through the outbox like an end. Cancelling a
+   * (a cancelled visit, its Slots free again, as Appointment/$cancel does), and the provider's room is closed
+   * through the outbox like an end. Cancelling a
    * cancelled meeting changes nothing; a meeting that started must be ended instead (409).
    */
   async cancelMeeting(actor: Principal, meetingId: string, reason = 'cancelled by the clinic'): Promise<Meeting> {
@@ -347,9 +349,13 @@ export class MeetingService {
       if (locked.appointment_id) {
         const repo = this.opts.store.repositoryInTransaction(tx, { orgId: locked.org_id, baseUrl: this.fhirBaseUrl, principal: actor });
         const appointment = await repo.readForUpdate<Appointment>('Appointment', locked.appointment_id);
-        if (appointment && isAppointmentOpen(appointment)) {
-          await repo.update({ ...appointment, status: 'cancelled' });
-          events.push({ type: 'appointment_status_changed', data: { appointmentId: appointment.id, from: appointment.status, to: 'cancelled' }, trigger });
+        // Scheduling's cancel, in this transaction: the visit's Slots are free for other bookings once the
+        // meeting is cancelled. An Appointment cancelled earlier (by a plain update) gives back what it still holds.
+        if (appointment && (isAppointmentOpen(appointment) || appointment.status === 'cancelled')) {
+          await cancelAppointment(repo, appointment.id!, { text: reason });
+          if (appointment.status !== 'cancelled') {
+            events.push({ type: 'appointment_status_changed', data: { appointmentId: appointment.id, from: appointment.status, to: 'cancelled' }, trigger });
+          }
         }
       }
       await store.appendEvents(tx, locked.id, events, now);

@@ -114,7 +114,8 @@ export async function bookHeld(repo: FhirRepository, appointmentId: string, opts
 
 /**
  * Cancels an Appointment and frees its Slots (visit and buffer) in one transaction. Cancelling twice is not an
- * error; cancelling a visit that took place (fulfilled, noshow) is.
+ * error; cancelling a visit that took place (fulfilled, noshow) is. The one cancel of a visit: Appointment/$cancel
+ * and the meeting cancel both come here; given a repository bound to an open transaction, it runs in that one.
  */
 export async function cancelAppointment(
   repo: FhirRepository,
@@ -125,7 +126,7 @@ export async function cancelAppointment(
   return repo.withTransaction(async (tx) => {
     const appointment = await tx.read<Appointment>('Appointment', appointmentId);
     if (appointment.status === 'cancelled') {
-      // Cancelled before, perhaps by a plain update or by the meetings workflow: free any Slot it still holds.
+      // Cancelled before, perhaps by a plain update: free any Slot it still holds.
       if (!opts.onlyExpiredHoldAt) await releaseSlots(tx, appointment);
       return appointment;
     }

@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InjectOptions } from 'fastify';
-import type { Appointment } from '@medplum/fhirtypes';
+import type { Appointment, Bundle, Parameters, Schedule, Slot } from '@medplum/fhirtypes';
+import { withAvailability } from '../../src/scheduling/availability.js';
+import { SLOT_APPOINTMENT_EXTENSION } from '../../src/scheduling/fhir.js';
 import { createTestServer, type TestServer, type TestUser } from '../support/app.js';
 import { testDatabaseKinds } from '../support/db.js';
+import { weekdayAvailability } from '../scheduling/support.js';
 
 describe.each(testDatabaseKinds())('cancelling a meeting and recording a shared link on %s', (kind) => {
   let server: TestServer;
@@ -63,6 +66,56 @@ describe.each(testDatabaseKinds())('cancelling a meeting and recording a shared 
     const types = (events.json().events as { eventType?: string; type?: string }[]).map((e) => e.eventType ?? e.type);
     expect(types).toContain('meeting_cancelled');
     expect(types.filter((t) => t === 'appointment_status_changed')).toHaveLength(1);
+  });
+
+  it('cancelling a video visit booked with $book through its meeting frees its Slots: $find offers the time again', async () => {
+    const fhir = (user: TestUser) => ({ authorization: `Bearer ${user.token}`, 'content-type': 'application/fhir+json' });
+    const params = (parameter: Parameters['parameter']) => JSON.stringify({ resourceType: 'Parameters', parameter });
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    const dayAfter = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
+    const freeStarts = async () => {
+      const res = await inject({ method: 'GET', url: `/fhir/Appointment/$find?practitioner=${practitioner.fhirUser}&start=${tomorrow}&end=${dayAfter}&_count=500`, headers: fhir(practitioner) });
+      expect(res.statusCode).toBe(200);
+      return (res.json<Bundle<Appointment>>().entry ?? []).map((e) => e.resource!.start);
+    };
+
+    // 1. The practitioner publishes every-day hours (30-minute video visits first) and books the first free time.
+    const everyDay = weekdayAvailability('Europe/Berlin', { weeklyHours: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '09:00:00', end: '17:00:00' }] });
+    const schedule = withAvailability({ resourceType: 'Schedule', active: true, actor: [{ reference: practitioner.fhirUser! }] }, everyDay);
+    expect((await inject({ method: 'POST', url: '/fhir/Schedule', headers: fhir(practitioner), payload: JSON.stringify(schedule) })).json<Schedule>().id).toBeTruthy();
+    const found = await inject({
+      method: 'GET',
+      url: `/fhir/Appointment/$find?practitioner=${practitioner.fhirUser}&patient=${patient.fhirUser}&start=${tomorrow}&end=${dayAfter}&_count=1`,
+      headers: fhir(practitioner),
+    });
+    const proposal = found.json<Bundle<Appointment>>().entry![0].resource!;
+    const booking = await inject({ method: 'POST', url: '/fhir/Appointment/$book', headers: fhir(practitioner), payload: params([{ name: 'appointment', resource: proposal }]) });
+    expect(booking.statusCode).toBe(200);
+    const booked = booking.json<Appointment>();
+    expect(booked.status).toBe('booked');
+    const slotIds = booked.slot!.map((s) => s.reference!.split('/')[1]);
+    expect(slotIds.length).toBeGreaterThan(0);
+    const slots = async () => Promise.all(slotIds.map((id) => server.store.repository({ orgId, baseUrl: 'http://fhir.test/fhir' }).read<Slot>('Slot', id)));
+    expect((await slots()).map((s) => s.status)).toEqual(slotIds.map(() => 'busy'));
+    expect(await freeStarts()).not.toContain(booked.start);
+
+    // 2. Its meeting ($book made it; asking again gives the same one) is cancelled.
+    const meeting = await inject({ method: 'POST', url: `/api/virtual-meetings/appointment/${booked.id}`, headers: as(practitioner) });
+    expect(meeting.statusCode).toBe(200);
+    const cancelled = await inject({ method: 'POST', url: `/api/virtual-meetings/${meeting.json().id}/cancel`, headers: as(practitioner) });
+    expect(cancelled.statusCode).toBe(200);
+    expect(cancelled.json().status).toBe('cancelled');
+
+    // 3. The Appointment is cancelled once, with the reason; its Slots are free and hold it no more; $find offers the time.
+    const appointment = await server.store.repository({ orgId, baseUrl: 'http://fhir.test/fhir' }).read<Appointment>('Appointment', booked.id!);
+    expect(appointment.status).toBe('cancelled');
+    expect(appointment.cancelationReason?.text).toBe('cancelled by the clinic');
+    expect(Number(appointment.meta?.versionId)).toBe(Number(booked.meta?.versionId) + 1);
+    for (const slot of await slots()) {
+      expect(slot.status).toBe('free');
+      expect((slot.extension ?? []).filter((e) => e.url === SLOT_APPOINTMENT_EXTENSION)).toEqual([]);
+    }
+    expect(await freeStarts()).toContain(booked.start);
   });
 
   it('a meeting that started cannot be cancelled (409): it must be ended', async () => {
