@@ -161,9 +161,9 @@ function DrawerBody({ data, reload }: { data: DrawerData; reload(): void }) {
 }
 
 /**
- * Cancels the visit after a confirmation. A video visit is cancelled through its meeting, which closes the room
- * and records why; the Appointment is then cancelled through scheduling as well, which frees the time it held
- * in the practitioner's availability (a second cancel of an Appointment only does that).
+ * Cancels the visit after a confirmation. A video visit is cancelled through its meeting, which closes the room,
+ * records why and cancels the Appointment (freeing its time for other bookings); any other visit is cancelled
+ * through scheduling, which frees its time the same way.
  */
 function CancelVisit({ appointment, meeting, patientName, reload }: { appointment: Appointment; meeting?: Meeting; patientName?: string; reload(): void }) {
   const api = useApi();
@@ -177,21 +177,14 @@ function CancelVisit({ appointment, meeting, patientName, reload }: { appointmen
     if (!appointment.id) return;
     setBusy(true);
     setError(undefined);
-    let meetingCancelled = false;
     try {
-      if (meeting) {
-        await api.meetings.cancel(meeting.id);
-        meetingCancelled = true;
-      }
-      await api.fhir.cancelAppointment(appointment.id, 'Cancelled by the clinic');
+      if (meeting) await api.meetings.cancel(meeting.id);
+      else await api.fhir.cancelAppointment(appointment.id, 'Cancelled by the clinic');
       setConfirming(false);
       changed();
       reload();
     } catch (err) {
-      const message = (err as Error).message;
-      setError(meetingCancelled ? `The visit is cancelled, but its time could not be freed for other bookings: ${message}` : `Not cancelled: ${message}`);
-      // Show what is true now.
-      if (meetingCancelled) changed();
+      setError(`Not cancelled: ${(err as Error).message}`);
     } finally {
       setBusy(false);
     }
