@@ -7,9 +7,11 @@ import { createDefaultFhirStore } from './fhir/default-store.js';
 import { buildApp } from './http/app.js';
 import { createMeetingsModule } from './meetings/module.js';
 import { createP2pSignaling, type P2pSignaling } from './meetings/p2p/index.js';
+import { accounts } from './auth/accounts.js';
 import { bootstrap, printBootstrapCredentials } from './auth/bootstrap.js';
 import { safeLoggerOptions } from './auth/logging.js';
 import { seedDemoData } from './demo/seed.js';
+import { DEFAULT_ORG_ID } from './tenancy.js';
 
 /**
  * Starts the product: configuration, database (embedded when no DATABASE_URL), migrations, first-start
@@ -51,7 +53,8 @@ async function main(): Promise<void> {
   logger = app.log;
 
   if (firstStart.created && config.demoData) {
-    await seedDemoData({ store, meetings: meetings.service, baseUrl: `${config.publicBaseUrl}/fhir` });
+    const clinic = await accounts.getOrganization(db, DEFAULT_ORG_ID);
+    await seedDemoData({ store, meetings: meetings.service, baseUrl: `${config.publicBaseUrl}/fhir`, timeZone: clinic?.timeZone ?? config.defaultTimeZone });
   }
 
   const shutdown = async (signal: string) => {

@@ -38,6 +38,8 @@ export interface BookingOptions {
   now: Date;
   /** $hold: the Slots are held (busy-tentative) until this instant, and the Appointment stays pending. */
   holdUntil?: Date;
+  /** The new Appointment's id (a new UUID by default): data set up with known ids, such as the demo's. */
+  appointmentId?: string;
 }
 
 /** Books (or holds) a proposed Appointment as $find returned it. */
@@ -67,7 +69,7 @@ export async function bookProposed(repo: FhirRepository, proposed: Appointment, 
     const practitionerRef = schedule.actor.find((a) => idOf(a, 'Practitioner'))?.reference;
     const participant = withScheduleActor(proposed.participant ?? [], practitionerRef, opts.holdUntil === undefined);
     const status = opts.holdUntil ? 'pending' : statusFromParticipants(participant);
-    const appointmentId = randomUUID();
+    const appointmentId = opts.appointmentId ?? randomUUID();
     const holdExt: Extension[] = opts.holdUntil ? [{ url: HOLD_EXPIRES_EXTENSION, valueInstant: instant(opts.holdUntil) }] : [];
 
     const { bufferMinutes } = readAvailability(schedule);
