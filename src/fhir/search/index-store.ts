@@ -121,45 +121,6 @@ export async function writeIndexRows(
   await tx.query(combine(parts), params);
 }
 
-/**
- * The side-table rows of many NEW resources of one type in one statement (the audit trail writes events in
- * batches; one statement per event would cost a round trip each).
- */
-export async function writeNewIndexRows(tx: Queryable, resourceType: string, items: { id: string; indexes: ResourceIndexes }[]): Promise<void> {
-  const strings = items.flatMap(({ id, indexes }) => indexes.strings.map((r) => ({ id, ...r })));
-  const dates = items.flatMap(({ id, indexes }) => indexes.dates.map((r) => ({ id, ...r })));
-  const numbers = items.flatMap(({ id, indexes }) => indexes.numbers.map((r) => ({ id, ...r })));
-  const params: unknown[] = [resourceType];
-  const p = (value: unknown): string => {
-    params.push(value);
-    return `$${params.length}`;
-  };
-  const parts: string[] = [];
-  for (const { id, indexes } of items) {
-    if (indexes.composites && indexes.composites.length > 0) parts.push(compositeInsert(indexes.composites, p, `$1, ${p(id)}::text`, ''));
-  }
-  if (strings.length > 0) {
-    parts.push(
-      `INSERT INTO fhir_search_string (resource_type, id, param, value, exact)
-       SELECT $1, u.* FROM unnest(${p(strings.map((r) => r.id))}::text[], ${p(strings.map((r) => r.param))}::text[], ${p(strings.map((r) => r.value))}::text[], ${p(strings.map((r) => r.exact))}::text[]) AS u`,
-    );
-  }
-  if (dates.length > 0) {
-    parts.push(
-      `INSERT INTO fhir_search_date (resource_type, id, param, low, high)
-       SELECT $1, u.* FROM unnest(${p(dates.map((r) => r.id))}::text[], ${p(dates.map((r) => r.param))}::text[], ${p(dates.map((r) => r.low))}::timestamptz[], ${p(dates.map((r) => r.high))}::timestamptz[]) AS u`,
-    );
-  }
-  if (numbers.length > 0) {
-    parts.push(
-      `INSERT INTO fhir_search_number (resource_type, id, param, low, high, system, code)
-       SELECT $1, u.* FROM unnest(${p(numbers.map((r) => r.id))}::text[], ${p(numbers.map((r) => r.param))}::text[], ${p(numbers.map((r) => String(r.low)))}::numeric[], ${p(numbers.map((r) => String(r.high)))}::numeric[], ${p(numbers.map((r) => r.system ?? null))}::text[], ${p(numbers.map((r) => r.code ?? null))}::text[]) AS u`,
-    );
-  }
-  if (parts.length === 0) return;
-  await tx.query(combine(parts), params);
-}
-
 /** Removes all side-table rows of a resource (hard delete, or before a reindex). */
 export async function deleteIndexRows(tx: Queryable, resourceType: string, id: string): Promise<void> {
   await tx.query(

@@ -4,7 +4,7 @@ import { executeSearch, type SearchContext } from './execute.js';
 import { parseSearchRequest } from './parse.js';
 
 export { extractIndexes } from './extract.js';
-export { writeIndexRows, writeNewIndexRows, deleteIndexRows, indexRowsSql, type IndexRowsSql } from './index-store.js';
+export { writeIndexRows, deleteIndexRows, indexRowsSql, type IndexRowsSql } from './index-store.js';
 export { parseSearchRequest, type SearchRequest } from './parse.js';
 export { executeSearch, searchCompartment, patientCompartmentParams, type SearchContext } from './execute.js';
 export { searchParamsForCapabilityStatement } from './parameters.js';
