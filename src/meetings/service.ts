@@ -318,8 +318,7 @@ export class MeetingService {
 
   /** Host or org admin; ending an ended meeting returns it unchanged. */
   async endMeeting(actor: Principal, meetingId: string, reason = 'ended by host'): Promise<Meeting> {
-    const row = await this.meetingOfHostOrAdmin(actor, meetingId, 'end');
-    return this.end(row.id, reason, userTrigger(actor));
+    return this.endLocked((tx) => this.meetingOfHostOrAdmin(tx, actor, meetingId, 'end'), reason, userTrigger(actor));
   }
 
   /**
@@ -329,11 +328,9 @@ export class MeetingService {
    * cancelled meeting changes nothing; a meeting that started must be ended instead (409).
    */
   async cancelMeeting(actor: Principal, meetingId: string, reason = 'cancelled by the clinic'): Promise<Meeting> {
-    await this.meetingOfHostOrAdmin(actor, meetingId, 'cancel');
     const trigger = userTrigger(actor);
     const { cancelled, outboxId } = await this.db.transaction(async (tx) => {
-      const locked = await store.findMeetingAnyOrg(tx, meetingId, { lock: true });
-      if (!locked) throw notFound(`Meeting ${meetingId} not found`);
+      const locked = await this.meetingOfHostOrAdmin(tx, actor, meetingId, 'cancel');
       if (locked.status === 'cancelled') return { cancelled: locked, outboxId: undefined };
       if (locked.status !== 'scheduled') throw conflict(`The meeting is ${locked.status}; only a meeting that has not started can be cancelled`);
       const now = this.now();
@@ -374,9 +371,9 @@ export class MeetingService {
     return this.listEvents(actor, meetingId);
   }
 
-  /** The meeting, when the actor is its host or an administrator of its org. */
-  private async meetingOfHostOrAdmin(actor: Principal, meetingId: string, verb: 'end' | 'cancel'): Promise<MeetingRow> {
-    const row = await store.findMeeting(this.db, actor.orgId, meetingId);
+  /** The meeting, locked in tx, when the actor is its host or an administrator of its org. */
+  private async meetingOfHostOrAdmin(tx: Queryable, actor: Principal, meetingId: string, verb: 'end' | 'cancel'): Promise<MeetingRow> {
+    const row = await store.findMeeting(tx, actor.orgId, meetingId, { lock: true });
     if (!row) throw notFound(`Meeting ${meetingId} not found`);
     const isHost = practitionerIdOf(actor) === row.host_practitioner_id;
     const isAdmin = actor.kind === 'user' && actor.role === 'admin';
@@ -386,9 +383,21 @@ export class MeetingService {
 
   /** The end rule for the system's own reasons (idle, overrun) and for the provider's. */
   async end(meetingId: string, reason: string, trigger: Trigger = SYSTEM): Promise<Meeting> {
+    return this.endLocked(
+      async (tx) => {
+        const locked = await store.findMeetingAnyOrg(tx, meetingId, { lock: true });
+        if (!locked) throw notFound(`Meeting ${meetingId} not found`);
+        return locked;
+      },
+      reason,
+      trigger,
+    );
+  }
+
+  /** Ends the meeting `lock` finds and locks in the transaction; an ended or cancelled one is returned as it is. */
+  private async endLocked(lock: (tx: Queryable) => Promise<MeetingRow>, reason: string, trigger: Trigger): Promise<Meeting> {
     const { row, outboxId } = await this.db.transaction(async (tx) => {
-      const locked = await store.findMeetingAnyOrg(tx, meetingId, { lock: true });
-      if (!locked) throw notFound(`Meeting ${meetingId} not found`);
+      const locked = await lock(tx);
       if (locked.status === 'ended' || locked.status === 'cancelled') return { row: locked, outboxId: undefined };
       return this.endInTx(tx, locked, reason, trigger, { endAtProvider: true });
     });
