@@ -140,15 +140,15 @@ export async function insertMeeting(q: Queryable, m: NewMeeting): Promise<Meetin
 
 export async function findMeeting(q: Queryable, orgId: string, id: string, opts: { lock?: boolean } = {}): Promise<MeetingRow | undefined> {
   if (!isUuid(id)) return undefined;
-  const r = await q.query<MeetingRow>(
-    `SELECT * FROM virtual_meetings WHERE id = $1 AND org_id = $2${opts.lock ? ' FOR UPDATE' : ''}`,
-    [id, orgId],
-    { prepare: true },
-  );
-  return r.rows[0];
+  // By the primary key alone, the org compared here: see findMeetingAnyOrg.
+  const row = await findMeetingAnyOrg(q, id, opts);
+  return row?.org_id === orgId ? row : undefined;
 }
 
-/** By id alone: for callers that hold a participant id rather than an org (public reconnect and leave). */
+/**
+ * By id alone: for callers that hold a participant id rather than an org (public reconnect and leave). The
+ * WHERE clause names the primary key only, so the prepared statement's generic plan cannot pick another index.
+ */
 export async function findMeetingAnyOrg(q: Queryable, id: string, opts: { lock?: boolean } = {}): Promise<MeetingRow | undefined> {
   if (!isUuid(id)) return undefined;
   const r = await q.query<MeetingRow>(`SELECT * FROM virtual_meetings WHERE id = $1${opts.lock ? ' FOR UPDATE' : ''}`, [id], { prepare: true });

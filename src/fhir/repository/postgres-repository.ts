@@ -56,6 +56,16 @@ interface CurrentRow {
 }
 
 const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
+/*
+ * Single-row lookups name the primary key and nothing else; the caller compares the org itself. Hot
+ * statements are prepared, and a prepared statement soon runs a generic plan, which cannot tell that
+ * `org_id = $3` adds nothing to a primary-key match: with the org in the WHERE clause the generic plan may
+ * take the (org_id, resource_type, last_updated, id) index instead and walk every resource of that type in
+ * the org for each read (measured: 2.5 ms per read at 16,000 Appointments, growing with the org).
+ */
+const BY_KEY = 'resource_type = $1 AND id = $2';
+/** The read of a current resource (exported for the test that checks its generic plan). */
+export const READ_CURRENT_SQL = `SELECT org_id, deleted, resource_data FROM fhir_resources WHERE ${BY_KEY}`;
 const DEFAULT_HISTORY_COUNT = 50;
 const MAX_HISTORY_COUNT = 1000;
 
@@ -153,24 +163,17 @@ export class PostgresFhirRepository implements FhirRepository {
   // ------------------------------------------------------------------------------------------------ read
 
   async read<T extends Resource = Resource>(resourceType: string, id: string): Promise<T> {
-    const r = await this.q.query<{ deleted: boolean; resource_data: T }>(
-      'SELECT deleted, resource_data FROM fhir_resources WHERE resource_type = $1 AND id = $2 AND org_id = $3',
-      [resourceType, id, this.context.orgId],
-      { prepare: true },
-    );
+    const r = await this.q.query<{ org_id: string; deleted: boolean; resource_data: T }>(READ_CURRENT_SQL, [resourceType, id], { prepare: true });
     const row = r.rows[0];
-    if (!row) throw notFound(`${resourceType}/${id} not found`);
+    if (!row || row.org_id !== this.context.orgId) throw notFound(`${resourceType}/${id} not found`);
     if (row.deleted) throw gone(`${resourceType}/${id} was deleted`);
     return row.resource_data;
   }
 
   async readIfExists<T extends Resource = Resource>(resourceType: string, id: string): Promise<T | undefined> {
-    const r = await this.q.query<{ resource_data: T }>(
-      'SELECT resource_data FROM fhir_resources WHERE resource_type = $1 AND id = $2 AND org_id = $3 AND NOT deleted',
-      [resourceType, id, this.context.orgId],
-      { prepare: true },
-    );
-    return r.rows[0]?.resource_data;
+    const r = await this.q.query<{ org_id: string; deleted: boolean; resource_data: T }>(READ_CURRENT_SQL, [resourceType, id], { prepare: true });
+    const row = r.rows[0];
+    return row && !row.deleted && row.org_id === this.context.orgId ? row.resource_data : undefined;
   }
 
   async vread<T extends Resource = Resource>(resourceType: string, id: string, versionId: string): Promise<T> {
