@@ -79,7 +79,15 @@ describe.each(kinds)('p2p signaling across two instances (%s bus)', (kind) => {
     await host.close();
     await eventually(() => expect(allPresence()).toHaveLength(5));
     await sleep(300);
-    expect(allPresence().map((e) => `${e.type}:${e.userId ?? ''}`)).toEqual(['peer.joined:h1', 'peer.joined:p1', 'peer.left:p1', 'peer.left:h1', 'session.closed:']);
+    // Each once. Two instances stamp their own events, and events a millisecond apart can share a stamp, so the
+    // order is checked as times that never go backwards rather than as a sort that breaks ties arbitrarily.
+    const events = allPresence();
+    const at = (key: string) => events.find((e) => `${e.type}:${e.userId ?? ''}` === key)!.occurredAt;
+    expect(events.map((e) => `${e.type}:${e.userId ?? ''}`).sort()).toEqual(['peer.joined:h1', 'peer.joined:p1', 'peer.left:h1', 'peer.left:p1', 'session.closed:']);
+    expect(at('peer.joined:h1') <= at('peer.joined:p1')).toBe(true);
+    expect(at('peer.joined:p1') <= at('peer.left:p1')).toBe(true);
+    expect(at('peer.left:p1') <= at('peer.left:h1')).toBe(true);
+    expect(at('peer.left:h1') <= at('session.closed:')).toBe(true);
     // Each reported by the instance holding that connection.
     expect(a.presence.map((e) => e.type)).toEqual(['peer.joined', 'peer.left', 'session.closed']);
     expect(b.presence.map((e) => e.type)).toEqual(['peer.joined', 'peer.left']);
