@@ -33,11 +33,11 @@ async function insertBatch(db: Queryable, b: Batch): Promise<void> {
   await db.query(
     `WITH x AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(resource_type text, id text, org_id text, last_updated timestamptz,
-         content_hash text, resource_data jsonb, tokens text[], refs text[])),
+         content_hash text, resource_data jsonb, tokens text[], refs text[], texts text[])),
      cur AS (
        INSERT INTO fhir_resources
-         (resource_type, id, org_id, version_id, last_updated, created_at, deleted, content_hash, resource_data, tokens, refs, index_version)
-       SELECT resource_type, id, org_id, 1, last_updated, last_updated, false, content_hash, resource_data, tokens, refs, ${SEARCH_INDEX_VERSION} FROM x),
+         (resource_type, id, org_id, version_id, last_updated, created_at, deleted, content_hash, resource_data, tokens, refs, texts, index_version)
+       SELECT resource_type, id, org_id, 1, last_updated, last_updated, false, content_hash, resource_data, tokens, refs, texts, ${SEARCH_INDEX_VERSION} FROM x),
      s AS (INSERT INTO fhir_search_string (resource_type, id, param, value, exact)
        SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])),
      d AS (INSERT INTO fhir_search_date (resource_type, id, param, low, high)
@@ -112,6 +112,7 @@ export async function bulkLoad(db: Queryable, orgId: string, items: Iterable<Ind
       resource_data: stored,
       tokens: indexes.tokens,
       refs: indexes.refs,
+      texts: indexes.texts,
     });
     for (const s of indexes.strings) push(batch.strings, [type, id, s.param, s.value, s.exact]);
     for (const d of indexes.dates) push(batch.dates, [type, id, d.param, d.low, d.high]);

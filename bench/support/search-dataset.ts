@@ -68,6 +68,7 @@ export function syntheaCopyIndexed(template: SyntheaTemplate, n: number, verify:
     const indexes: ResourceIndexes = {
       tokens: t.tokens.map(rename),
       refs: t.refs.map(rename),
+      texts: t.texts.map(rename),
       strings: t.strings.map((s) => ({ ...s, value: rename(s.value), exact: rename(s.exact) })),
       dates: t.dates,
       numbers: t.numbers,

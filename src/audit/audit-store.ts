@@ -38,7 +38,7 @@ export function auditEventsSql(indexing: AuditIndexing, pending: PendingAuditEve
     const id = randomUUID();
     const stored = withServerMeta(event, id, 1, event.recorded as string);
     const indexes = indexing.extractIndexes(stored);
-    rows.push({ id, org_id: orgId, recorded: stored.recorded, content_hash: contentHash(stored), data: stored, tokens: indexes.tokens, refs: indexes.refs });
+    rows.push({ id, org_id: orgId, recorded: stored.recorded, content_hash: contentHash(stored), data: stored, tokens: indexes.tokens, refs: indexes.refs, texts: indexes.texts });
     for (const s of indexes.strings) indexRows.strings.push({ id, ...s });
     for (const d of indexes.dates) indexRows.dates.push({ id, ...d });
     for (const n of indexes.numbers) indexRows.numbers.push({ id, ...n, low: String(n.low), high: String(n.high) });
@@ -50,11 +50,11 @@ export function auditEventsSql(indexing: AuditIndexing, pending: PendingAuditEve
     ctes: [
       `au_input AS (
          SELECT * FROM jsonb_to_recordset(${events}::jsonb)
-           AS u(id text, org_id text, recorded timestamptz, content_hash text, data jsonb, tokens text[], refs text[])${gate})`,
+           AS u(id text, org_id text, recorded timestamptz, content_hash text, data jsonb, tokens text[], refs text[], texts text[])${gate})`,
       `au_cur AS (
          INSERT INTO fhir_resources
-           (resource_type, id, org_id, version_id, last_updated, created_at, deleted, content_hash, resource_data, tokens, refs)
-         SELECT 'AuditEvent', id, org_id, 1, recorded, recorded, false, content_hash, data, tokens, refs FROM au_input
+           (resource_type, id, org_id, version_id, last_updated, created_at, deleted, content_hash, resource_data, tokens, refs, texts)
+         SELECT 'AuditEvent', id, org_id, 1, recorded, recorded, false, content_hash, data, tokens, refs, texts FROM au_input
          RETURNING id, org_id, last_updated, resource_data)`,
       `au_history AS (
          INSERT INTO fhir_resource_history (resource_type, id, version_id, org_id, last_updated, deleted, resource_data)

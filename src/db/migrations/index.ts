@@ -5,6 +5,7 @@ import * as meetings from './004-meetings.js';
 import * as bulkExport from './005-bulk-export.js';
 import * as organizationTimeZone from './006-organization-time-zone.js';
 import * as searchComposite from './007-search-composite.js';
+import * as searchTexts from './008-search-texts.js';
 
 export interface Migration {
   version: number;
@@ -21,4 +22,5 @@ export const migrations: Migration[] = [
   { version: 5, name: 'bulk-export', sql: bulkExport.sql },
   { version: 6, name: 'organization-time-zone', sql: organizationTimeZone.sql },
   { version: 7, name: 'search-composite', sql: searchComposite.sql },
+  { version: 8, name: 'search-texts', sql: searchTexts.sql },
 ];

@@ -34,8 +34,8 @@ export async function reindex(opts: ReindexOptions): Promise<number> {
       for (const row of rows.rows) {
         const indexes: ResourceIndexes = opts.deps.extractIndexes(row.resource_data);
         await tx.query(
-          'UPDATE fhir_resources SET tokens = $3, refs = $4, index_version = $5 WHERE resource_type = $1 AND id = $2',
-          [row.resource_type, row.id, indexes.tokens, indexes.refs, SEARCH_INDEX_VERSION],
+          'UPDATE fhir_resources SET tokens = $3, refs = $4, texts = $5, index_version = $6 WHERE resource_type = $1 AND id = $2',
+          [row.resource_type, row.id, indexes.tokens, indexes.refs, indexes.texts, SEARCH_INDEX_VERSION],
         );
         await opts.deps.writeIndexRows(tx, row.resource_type, row.id, indexes, { isNew: false });
       }

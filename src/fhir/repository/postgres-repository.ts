@@ -135,14 +135,16 @@ export class PostgresFhirRepository implements FhirRepository {
     const indexes = this.deps.extractIndexes(stored);
     const hash = contentHash(stored);
     const change: ResourceChange = { interaction: 'create', resourceType: stored.resourceType, id, versionId };
-    const statement = new WriteStatement([stored.resourceType, id, this.context.orgId, versionId, now, createdAt ?? now, hash, stored, indexes.tokens, indexes.refs]);
+    const statement = new WriteStatement([
+      stored.resourceType, id, this.context.orgId, versionId, now, createdAt ?? now, hash, stored, indexes.tokens, indexes.refs, indexes.texts,
+    ]);
     statement.add(this.deps.indexRowsSql?.(indexes, { isNew: true, source: 'cur', firstParam: statement.nextParam }));
     statement.add(this.deps.onWriteSql?.(this.context, change, { firstParam: statement.nextParam, gate: 'cur' }));
     const inserted = await q.query(
       `WITH cur AS (
          INSERT INTO fhir_resources
-           (resource_type, id, org_id, version_id, last_updated, created_at, deleted, content_hash, resource_data, tokens, refs, index_version)
-         VALUES ($1, $2, $3, $4, $5, $6, false, $7, $8, $9, $10, ${SEARCH_INDEX_VERSION})
+           (resource_type, id, org_id, version_id, last_updated, created_at, deleted, content_hash, resource_data, tokens, refs, texts, index_version)
+         VALUES ($1, $2, $3, $4, $5, $6, false, $7, $8, $9, $10, $11, ${SEARCH_INDEX_VERSION})
          ON CONFLICT (resource_type, id) DO NOTHING
          RETURNING resource_type, id, org_id, version_id, last_updated, resource_data)${statement.ctes}
        INSERT INTO fhir_resource_history (resource_type, id, version_id, org_id, last_updated, deleted, resource_data)
@@ -308,13 +310,13 @@ export class PostgresFhirRepository implements FhirRepository {
     }
     const indexes = this.deps.extractIndexes(stored);
     const change: ResourceChange = { interaction: current.deleted ? 'create' : 'update', resourceType: valid.resourceType, id, versionId: nextVersion };
-    const statement = new WriteStatement([valid.resourceType, id, nextVersion, now, hash, stored, indexes.tokens, indexes.refs]);
+    const statement = new WriteStatement([valid.resourceType, id, nextVersion, now, hash, stored, indexes.tokens, indexes.refs, indexes.texts]);
     statement.add(this.deps.indexRowsSql?.(indexes, { isNew: current.deleted, source: 'cur', firstParam: statement.nextParam }));
     statement.add(this.deps.onWriteSql?.(this.context, change, { firstParam: statement.nextParam, gate: 'cur' }));
     await tx.query(
       `WITH cur AS (
          UPDATE fhir_resources
-         SET version_id = $3, last_updated = $4, deleted = false, content_hash = $5, resource_data = $6, tokens = $7, refs = $8,
+         SET version_id = $3, last_updated = $4, deleted = false, content_hash = $5, resource_data = $6, tokens = $7, refs = $8, texts = $9,
              index_version = ${SEARCH_INDEX_VERSION}
          WHERE resource_type = $1 AND id = $2
          RETURNING resource_type, id, org_id, version_id, last_updated, resource_data)${statement.ctes}
@@ -388,7 +390,7 @@ export class PostgresFhirRepository implements FhirRepository {
       statement.add(this.deps.onWriteSql?.(this.context, change, { firstParam: statement.nextParam, gate: 'cur' }));
       await tx.query(
         `WITH cur AS (
-           UPDATE fhir_resources SET version_id = version_id + 1, last_updated = $3, deleted = true, tokens = '{}', refs = '{}'
+           UPDATE fhir_resources SET version_id = version_id + 1, last_updated = $3, deleted = true, tokens = '{}', refs = '{}', texts = '{}'
            WHERE resource_type = $1 AND id = $2
            RETURNING resource_type, id, org_id, version_id, last_updated)${statement.ctes}
          INSERT INTO fhir_resource_history (resource_type, id, version_id, org_id, last_updated, deleted, resource_data)

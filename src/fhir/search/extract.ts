@@ -3,7 +3,7 @@ import r4Model from 'fhirpath/fhir-context/r4';
 import type { Resource } from '@medplum/fhirtypes';
 import { COLUMN_PARAMS, searchParamsOf, splitUnion, type ComponentParamType, type SearchParamDef } from './parameters.js';
 import { dateRange, numberRange, MAX_INSTANT, MIN_INSTANT } from './ranges.js';
-import { normalizeReference, ofTypeKey, referenceType, refKey, tokenKeys, tokenTextParam, uriKey } from './tokens.js';
+import { normalizeReference, ofTypeKey, referenceType, refKey, textKey, tokenKeys, uriKey } from './tokens.js';
 import type { CompositeIndexRow, DateIndexRow, NumberIndexRow, ResourceIndexes, StringIndexRow } from './types.js';
 
 /** A value found by a parameter's expression, with its FHIR type when the model knows it. */
@@ -236,6 +236,7 @@ export function normalizeString(s: string): string {
 class IndexCollector {
   readonly tokens = new Set<string>();
   readonly refs = new Set<string>();
+  readonly texts = new Set<string>();
   readonly strings: StringIndexRow[] = [];
   readonly dates: DateIndexRow[] = [];
   readonly numbers: NumberIndexRow[] = [];
@@ -249,6 +250,11 @@ class IndexCollector {
     this.strings.push({ param, value: normalizeString(text), exact: text });
   }
 
+  /** Text of a coded value, for the token parameter's `:text` modifier. */
+  text(param: string, text: unknown): void {
+    if (typeof text === 'string' && text !== '') this.texts.add(textKey(param, normalizeString(text)));
+  }
+
   token(param: string, system: unknown, code: unknown): void {
     const s = typeof system === 'string' ? system : undefined;
     const c = typeof code === 'string' ? code : typeof code === 'boolean' || typeof code === 'number' ? String(code) : undefined;
@@ -260,7 +266,7 @@ class IndexCollector {
   }
 
   result(): ResourceIndexes {
-    return { tokens: [...this.tokens], refs: [...this.refs], strings: this.strings, dates: this.dates, numbers: this.numbers };
+    return { tokens: [...this.tokens], refs: [...this.refs], texts: [...this.texts], strings: this.strings, dates: this.dates, numbers: this.numbers };
   }
 }
 
@@ -268,7 +274,7 @@ type Json = Record<string, unknown>;
 
 function indexCoding(c: IndexCollector, param: string, coding: Json): void {
   c.token(param, coding.system, coding.code);
-  c.string(tokenTextParam(param), coding.display);
+  c.text(param, coding.display);
 }
 
 function indexToken(c: IndexCollector, param: string, tv: TypedValue): void {
@@ -282,7 +288,7 @@ function indexToken(c: IndexCollector, param: string, tv: TypedValue): void {
   switch (type) {
     case 'CodeableConcept':
       for (const coding of (o.coding as Json[] | undefined) ?? []) indexCoding(c, param, coding);
-      c.string(tokenTextParam(param), o.text);
+      c.text(param, o.text);
       return;
     case 'Coding':
       indexCoding(c, param, o);
@@ -296,7 +302,7 @@ function indexToken(c: IndexCollector, param: string, tv: TypedValue): void {
             c.tokens.add(ofTypeKey(param, coding.system, coding.code, o.value));
           }
         }
-        c.string(tokenTextParam(param), idType.text);
+        c.text(param, idType.text);
       }
       return;
     }

@@ -3,7 +3,7 @@ import { getSearchParam, type CompositeComponent, type SearchParamDef } from './
 import { isHasFilter, splitComposite, TERMINOLOGY_MODIFIERS, splitPipe, splitPrefix, unescapeValue, type HasFilter, type SearchFilter, type SearchPrefix, type SortKey } from './parse.js';
 import { dateRange, numberRange } from './ranges.js';
 import { normalizeString } from './extract.js';
-import { ofTypeKey, refKey, refPrefix, tokenPrefixes, tokenSearchKey, tokenTextParam, uriKey } from './tokens.js';
+import { ofTypeKey, refKey, refPrefix, textKey, tokenPrefixes, tokenSearchKey, uriKey } from './tokens.js';
 
 /*
  * Search becomes SQL here and only here. Every value from the request goes through SqlBuilder.param() and
@@ -105,14 +105,14 @@ function tokenCondition(b: SqlBuilder, alias: string, f: SearchFilter): string {
     return f.modifier === 'not' ? `${alias}.id <> ALL(${b.param(ids, 'text[]')})` : `${alias}.id = ANY(${b.param(ids, 'text[]')})`;
   }
   if (f.modifier === 'text') {
-    return sideTable(b, alias, f, 'fhir_search_string', tokenTextParam(code), (t) =>
-      or(
-        f.values.flatMap((v) => {
-          const n = escapeLike(normalizeString(unescapeValue(v)));
-          return [`${t}.value LIKE ${b.param(`${n}%`, 'text')}`, `${t}.value LIKE ${b.param(`% ${n}%`, 'text')}`];
-        }),
-      ),
-    );
+    // A word of the text starting with the value (see textKey for why these are not indexed).
+    const v = b.alias('v');
+    const prefix = escapeLike(textKey(code, ''));
+    const tests = f.values.flatMap((value) => {
+      const n = escapeLike(normalizeString(unescapeValue(value)));
+      return [`${v} LIKE ${b.param(`${prefix}${n}%`, 'text')}`, `${v} LIKE ${b.param(`${prefix}% ${n}%`, 'text')}`];
+    });
+    return `EXISTS (SELECT 1 FROM unnest(${alias}.texts) ${v} WHERE ${tests.join(' OR ')})`;
   }
   if (f.modifier && TERMINOLOGY_MODIFIERS.has(f.modifier)) {
     if (!f.codes) throw badRequest(`:${f.modifier} is not supported here`, f.key ?? code);

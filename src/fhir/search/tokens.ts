@@ -64,9 +64,17 @@ export function refPrefix(param: string): string {
   return `${param}|`;
 }
 
-/** Key stored in the string side table for the `:text` modifier of a token parameter. */
-export function tokenTextParam(param: string): string {
-  return `${param}:text`;
+/*
+ * The `:text` modifier matches words of the text at any position (`% word%`), which no index serves, so its
+ * values live in the resource's own unindexed `texts` array rather than as side-table rows: one array element
+ * costs next to nothing to write, where a side-table row costs a heap tuple and two index entries, and a
+ * resource has several (every CodeableConcept.text and Coding.display of every token parameter). A `:text`
+ * search reads the arrays of the rows its other criteria leave, as it read the side-table rows before.
+ */
+
+/** Key of one `:text` value of a token parameter: `param|text` with the text normalised (normalizeString). */
+export function textKey(param: string, normalizedText: string): string {
+  return `${param}|${normalizedText}`;
 }
 
 /**

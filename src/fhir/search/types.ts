@@ -7,6 +7,11 @@ export interface ResourceIndexes {
   tokens: string[];
   /** References, encoded `param|Type/id` (or `param|absolute-url`). GIN-indexed. */
   refs: string[];
+  /**
+   * The text of coded values for a token parameter's `:text` modifier (CodeableConcept.text, Coding.display,
+   * Identifier.type.text), encoded by textKey(). Not indexed: see textKey().
+   */
+  texts: string[];
   strings: StringIndexRow[];
   dates: DateIndexRow[];
   numbers: NumberIndexRow[];
@@ -66,10 +71,10 @@ export interface CompositeIndexRow {
  * No search values at all. `composites` is an empty list rather than absent, so that writing these indexes over
  * a resource's old ones (a delete) removes its composite rows too.
  */
-export const EMPTY_INDEXES: ResourceIndexes = { tokens: [], refs: [], strings: [], dates: [], numbers: [], composites: [] };
+export const EMPTY_INDEXES: ResourceIndexes = { tokens: [], refs: [], texts: [], strings: [], dates: [], numbers: [], composites: [] };
 
 /**
  * Version of the extraction rules. Raise it whenever extraction or the SearchParameter definitions change;
  * `npm run reindex` then rebuilds the index of every resource stored with an older version.
  */
-export const SEARCH_INDEX_VERSION = 2;
+export const SEARCH_INDEX_VERSION = 3;

@@ -45,4 +45,27 @@ describe.each(testDatabaseKinds())('reindex on %s', (kind) => {
     );
     expect(await reindex({ db: database.db, deps: { extractIndexes, writeIndexRows } })).toBe(0);
   });
+
+  it('moves the :text values of resources indexed by version 2 from string rows to the resource row', async () => {
+    const { resource } = await repo.create<Patient>({
+      resourceType: 'Patient',
+      communication: [{ language: { coding: [{ system: 'urn:ietf:bcp:47', code: 'nl', display: 'Dutch' }], text: 'Nederlands' } }],
+    });
+    const id = resource.id!;
+    // As version 2 stored it: the texts as string rows, none on the row.
+    await database.db.query(`UPDATE fhir_resources SET texts = '{}', index_version = 2 WHERE resource_type = 'Patient' AND id = $1`, [id]);
+    await database.db.query(
+      `INSERT INTO fhir_search_string (resource_type, id, param, value, exact) VALUES ('Patient', $1, 'language:text', 'nederlands', 'Nederlands'), ('Patient', $1, 'language:text', 'dutch', 'Dutch')`,
+      [id],
+    );
+    const ids = async (query: Record<string, string>) => ((await repo.search('Patient', query)).entry ?? []).map((e) => e.resource?.id);
+    expect(await ids({ 'language:text': 'neder' })).toEqual([]);
+
+    expect(await reindex({ db: database.db, deps: { extractIndexes, writeIndexRows } })).toBe(1);
+    expect(await ids({ 'language:text': 'neder' })).toEqual([id]);
+    expect(await ids({ 'language:text': 'dut' })).toEqual([id]);
+    expect(await ids({ 'language:text': 'english' })).toEqual([]);
+    const left = await database.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM fhir_search_string WHERE param LIKE '%:text'`);
+    expect(left.rows[0].n).toBe(0);
+  });
 });

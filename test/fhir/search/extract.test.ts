@@ -3,7 +3,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { extractIndexes, normalizeString } from '../../../src/fhir/search/extract.js';
 import { getSearchParam, searchParamsForCapabilityStatement } from '../../../src/fhir/search/parameters.js';
 import { dateRange, numberRange } from '../../../src/fhir/search/ranges.js';
-import { ofTypeKey, tokenKeys, tokenSearchKey } from '../../../src/fhir/search/tokens.js';
+import { ofTypeKey, textKey, tokenKeys, tokenSearchKey } from '../../../src/fhir/search/tokens.js';
 
 const patient: Resource = {
   resourceType: 'Patient',
@@ -67,9 +67,13 @@ describe('extractIndexes', () => {
         { param: 'given', value: 'ann', exact: 'Ann' },
         { param: 'address-city', value: 'springfield', exact: 'Springfield' },
         { param: 'address', value: '1 main st', exact: '1 Main St' },
-        { param: 'identifier:text', value: 'medical record', exact: 'Medical record' },
       ]),
     );
+  });
+
+  it('keeps the text of coded values for :text on the resource row, normalised, not as string rows', () => {
+    expect(ix.texts).toContain(textKey('identifier', 'medical record'));
+    expect(ix.strings.filter((s) => s.param.includes(':'))).toEqual([]);
   });
 
   it('indexes a birth date as the whole UTC day', () => {
