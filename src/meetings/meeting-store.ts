@@ -8,6 +8,33 @@ import type { Meeting, MeetingEvent, MeetingEventType, MeetingStatus, Participan
  * decides what shares a transaction. Times come from the caller's clock.
  */
 
+/** One data-modifying statement and its bind values, to run alone or as part of one combined statement. */
+export interface StatementPart {
+  sql: string;
+  params: unknown[];
+}
+
+/**
+ * Runs parts as ONE statement: every part but the last becomes a data-modifying CTE, its placeholders
+ * renumbered after the parts before it; the result is the last part's. A workflow step writes several tables
+ * (a participant, events, the meeting row, the outbox) and each round trip to the database costs more than
+ * the writes themselves. The parts see the same snapshot and none reads what another writes; foreign keys
+ * are checked at the end of the statement, so an event may name the meeting a sibling part inserts.
+ */
+export async function runParts<T = Record<string, unknown>>(q: Queryable, parts: (StatementPart | undefined)[]) {
+  const present = parts.filter((p): p is StatementPart => p !== undefined);
+  if (present.length === 0) throw new Error('runParts needs at least one part');
+  const params: unknown[] = [];
+  const texts = present.map((part) => {
+    const offset = params.length;
+    params.push(...part.params);
+    return offset === 0 ? part.sql : part.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`);
+  });
+  const last = texts.pop()!;
+  const sql = texts.length === 0 ? last : `WITH ${texts.map((t, i) => `part${i} AS (${t})`).join(',\n')}\n${last}`;
+  return q.query<T>(sql, params, { prepare: true });
+}
+
 export interface MeetingRow {
   id: string;
   org_id: string;
@@ -110,13 +137,18 @@ export interface NewMeeting {
 }
 
 export async function insertMeeting(q: Queryable, m: NewMeeting): Promise<MeetingRow> {
-  const r = await q.query<MeetingRow>(
-    `INSERT INTO virtual_meetings
+  return (await runParts<MeetingRow>(q, [insertMeetingPart(m)])).rows[0];
+}
+
+/** The insert of a new meeting, returning its row. */
+export function insertMeetingPart(m: NewMeeting): StatementPart {
+  return {
+    sql: `INSERT INTO virtual_meetings
        (id, org_id, appointment_id, host_practitioner_id, host_display_name, patient_id, provider, meeting_id, meeting_code,
         room_url, public_link, status, scheduled_start, scheduled_end, room_details, created_by, created_at, updated_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'scheduled', $12, $13, $14, $15, $16, $16)
      RETURNING *`,
-    [
+    params: [
       m.id,
       m.orgId,
       m.appointmentId ?? null,
@@ -134,8 +166,7 @@ export async function insertMeeting(q: Queryable, m: NewMeeting): Promise<Meetin
       m.createdBy,
       m.now,
     ],
-  );
-  return r.rows[0];
+  };
 }
 
 export async function findMeeting(q: Queryable, orgId: string, id: string, opts: { lock?: boolean } = {}): Promise<MeetingRow | undefined> {
@@ -217,33 +248,70 @@ export async function listMeetings(q: Queryable, f: MeetingFilter): Promise<Meet
   return r.rows;
 }
 
-export async function markStarted(q: Queryable, id: string, encounterId: string | undefined, now: Date): Promise<void> {
-  await q.query(
-    `UPDATE virtual_meetings SET status = 'active', started_at = $2, encounter_id = $3, updated_at = $2 WHERE id = $1`,
-    [id, now, encounterId ?? null],
-  );
-}
-
-export async function markEnded(q: Queryable, id: string, now: Date): Promise<MeetingRow> {
-  const r = await q.query<MeetingRow>(
-    `UPDATE virtual_meetings SET status = 'ended', ended_at = $2, updated_at = $2 WHERE id = $1 RETURNING *`,
-    [id, now],
-  );
-  return r.rows[0];
+/** The meeting started now, with its Encounter. */
+export function startedPart(id: string, encounterId: string | undefined, now: Date): StatementPart {
+  return {
+    sql: `UPDATE virtual_meetings SET status = 'active', started_at = $2, encounter_id = $3, updated_at = $2 WHERE id = $1`,
+    params: [id, now, encounterId ?? null],
+  };
 }
 
 /**
- * Queues the provider's end-room call in the transaction that ends or cancels the meeting, so the call cannot
- * be lost; it is delivered right after the commit, and retried from here when the provider is down.
+ * Ends a meeting's rows in one statement: its open sessions closed at `now` (returned, oldest first), the
+ * meeting marked ended, and whether anyone but the host ever had a session (fulfilled or noshow).
  */
-export async function enqueueEndRoom(q: Queryable, meeting: MeetingRow, reason: string, now: Date): Promise<string> {
-  const id = randomUUID();
-  await q.query(
-    `INSERT INTO provider_outbox (id, org_id, meeting_id, provider, action, payload, next_attempt_at, created_at)
-     VALUES ($1, $2, $3, $4, 'end_room', $5, $6, $6)`,
-    [id, meeting.org_id, meeting.id, meeting.provider, JSON.stringify({ roomId: meeting.meeting_id, reason }), now],
+export async function markEnded(q: Queryable, id: string, now: Date): Promise<{ closed: Participant[]; patientOrGuestTookPart: boolean }> {
+  const r = await q.query<ParticipantRow & { took_part: boolean }>(
+    `WITH closed AS (
+       UPDATE virtual_meeting_participants SET ${CLOSE_SESSION_SET}
+       WHERE meeting_id = $1 AND left_at IS NULL RETURNING *),
+     ended AS (UPDATE virtual_meetings SET status = 'ended', ended_at = $2, updated_at = $2 WHERE id = $1)
+     SELECT t.took_part, c.*
+     FROM (SELECT EXISTS (SELECT 1 FROM virtual_meeting_participants WHERE meeting_id = $1 AND role IN ('patient', 'guest')) AS took_part) t
+     LEFT JOIN closed c ON true`,
+    [id, now],
+    { prepare: true },
   );
-  return id;
+  const closed = r.rows.filter((row) => row.id !== null).map(toParticipant);
+  return { closed: closed.sort((a, b) => a.joinedAt.localeCompare(b.joinedAt)), patientOrGuestTookPart: r.rows[0].took_part };
+}
+
+/** An end-room call of the outbox, as delivered: the item claimed for its first attempt. */
+export interface OutboxItem {
+  id: string;
+  org_id: string;
+  meeting_id: string | null;
+  provider: VideoProviderName;
+  payload: { roomId: string; reason: string };
+  attempts: number;
+}
+
+/** How long a claimed outbox item stays away from the other servers before it counts as abandoned. */
+export const OUTBOX_LEASE_MS = 120_000;
+
+/**
+ * The provider's end-room call, queued in the transaction that ends or cancels the meeting so that it cannot be
+ * lost. It is inserted already claimed for its first attempt by the server whose transaction commits it, which
+ * delivers it right after the commit; should that server stop first, the lease runs out and the scheduler of
+ * any server delivers it.
+ */
+export function endRoomPart(meeting: MeetingRow, reason: string, now: Date): { part: StatementPart; item: OutboxItem } {
+  const item: OutboxItem = {
+    id: randomUUID(),
+    org_id: meeting.org_id,
+    meeting_id: meeting.id,
+    provider: meeting.provider,
+    payload: { roomId: meeting.meeting_id, reason },
+    attempts: 1,
+  };
+  return {
+    item,
+    part: {
+      sql: `INSERT INTO provider_outbox (id, org_id, meeting_id, provider, action, payload, attempts, next_attempt_at, created_at)
+            VALUES ($1, $2, $3, $4, 'end_room', $5, 1, $6, $7)`,
+      params: [item.id, item.org_id, item.meeting_id, item.provider, JSON.stringify(item.payload), new Date(now.getTime() + OUTBOX_LEASE_MS), now],
+    },
+  };
 }
 
 export async function setProviderSessionClosed(q: Queryable, id: string, at: Date | null, now: Date): Promise<void> {
@@ -256,12 +324,31 @@ export async function setProviderSessionClosed(q: Queryable, id: string, at: Dat
 export type NewParticipant = Omit<Participant, 'id' | 'joinedAt' | 'leftAt'> & { joinedAt: Date };
 
 export async function insertParticipant(q: Queryable, p: NewParticipant): Promise<Participant> {
-  const r = await q.query<ParticipantRow>(
-    `INSERT INTO virtual_meeting_participants (id, meeting_id, user_id, user_type, display_name, role, provider_peer_id, joined_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
-    [randomUUID(), p.meetingId, p.userId ?? null, p.userType, p.displayName, p.role, p.providerPeerId ?? null, p.joinedAt],
-  );
-  return toParticipant(r.rows[0]);
+  const { part, participant } = participantPart(p);
+  await runParts(q, [part]);
+  return participant;
+}
+
+/** A new session, its id chosen here. */
+export function participantPart(p: NewParticipant): { part: StatementPart; participant: Participant } {
+  const participant: Participant = {
+    id: randomUUID(),
+    meetingId: p.meetingId,
+    userType: p.userType,
+    displayName: p.displayName,
+    role: p.role,
+    joinedAt: p.joinedAt.toISOString(),
+  };
+  if (p.userId) participant.userId = p.userId;
+  if (p.providerPeerId) participant.providerPeerId = p.providerPeerId;
+  return {
+    participant,
+    part: {
+      sql: `INSERT INTO virtual_meeting_participants (id, meeting_id, user_id, user_type, display_name, role, provider_peer_id, joined_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      params: [participant.id, p.meetingId, p.userId ?? null, p.userType, p.displayName, p.role, p.providerPeerId ?? null, p.joinedAt],
+    },
+  };
 }
 
 export async function findParticipant(q: Queryable, meetingId: string, participantId: string): Promise<Participant | undefined> {
@@ -318,15 +405,6 @@ export async function listParticipants(q: Queryable, meetingId: string): Promise
   return r.rows.map(toParticipant);
 }
 
-/** Whether anyone but the host had a session: decides fulfilled or noshow. */
-export async function patientOrGuestTookPart(q: Queryable, meetingId: string): Promise<boolean> {
-  const r = await q.query(
-    `SELECT 1 FROM virtual_meeting_participants WHERE meeting_id = $1 AND role IN ('patient', 'guest') LIMIT 1`,
-    [meetingId],
-  );
-  return r.rowCount > 0;
-}
-
 // ------------------------------------------------------------------------------------------------- events
 
 export async function appendEvent(
@@ -352,18 +430,24 @@ export interface PendingEvent {
 
 /** Several events in one statement, in the given order (seq follows the VALUES order). */
 export async function appendEvents(q: Queryable, meetingId: string, events: PendingEvent[], now: Date): Promise<void> {
-  if (events.length === 0) return;
+  const part = eventsPart(meetingId, events, now);
+  if (part) await runParts(q, [part]);
+}
+
+/** The insert of several events, in the given order (seq follows the VALUES order); undefined for none. */
+export function eventsPart(meetingId: string, events: PendingEvent[], now: Date): StatementPart | undefined {
+  if (events.length === 0) return undefined;
   const params: unknown[] = [meetingId, now];
   const values = events.map((e) => {
     params.push(e.type, JSON.stringify(e.data), e.trigger.by ?? null, e.trigger.type);
     const n = params.length;
     return `($1, $${n - 3}, $${n - 2}::jsonb, $${n - 1}, $${n}, $2)`;
   });
-  await q.query(
-    `INSERT INTO virtual_meeting_events (meeting_id, event_type, event_data, triggered_by, triggered_by_type, created_at)
-     VALUES ${values.join(', ')}`,
+  return {
+    sql: `INSERT INTO virtual_meeting_events (meeting_id, event_type, event_data, triggered_by, triggered_by_type, created_at)
+          VALUES ${values.join(', ')}`,
     params,
-  );
+  };
 }
 
 export async function listEvents(q: Queryable, meetingId: string): Promise<MeetingEvent[]> {

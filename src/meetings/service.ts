@@ -120,7 +120,16 @@ export class MeetingService {
       checkBookable(current);
       const now = this.now();
       const publicLink = this.publicLink(code);
-      const row = await store.insertMeeting(tx, {
+      const updated = await txRepo.update(withVirtualService(current, { provider: provider.name, address: publicLink, sessionKey: code }));
+      const event: PendingEvent = {
+        type: 'meeting_created',
+        data: { appointmentId, provider: provider.name, providerRoomId: room.roomId, appointmentVersion: updated.resource.meta?.versionId },
+        trigger: userTrigger(actor),
+      };
+      // The meeting row and its first event in one statement (the event names the row the statement inserts).
+      const inserted = await store.runParts<MeetingRow>(tx, [
+        store.eventsPart(meetingId, [event], now),
+        store.insertMeetingPart({
         id: meetingId,
         orgId: actor.orgId,
         appointmentId,
@@ -137,17 +146,9 @@ export class MeetingService {
         roomDetails: room.details,
         createdBy: actor.subject,
         now,
-      });
-      const updated = await txRepo.update(withVirtualService(current, { provider: provider.name, address: publicLink, sessionKey: code }));
-      await store.appendEvent(
-        tx,
-        meetingId,
-        'meeting_created',
-        { appointmentId, provider: provider.name, providerRoomId: room.roomId, appointmentVersion: updated.resource.meta?.versionId },
-        userTrigger(actor),
-        now,
-      );
-      return { row, created: true };
+        }),
+      ]);
+      return { row: inserted.rows[0], created: true };
     });
     return { meeting: store.toMeeting(result.row), created: result.created };
   }
@@ -245,7 +246,7 @@ export class MeetingService {
       if (!locked) throw notFound('No meeting has this code');
       assertJoinable(locked);
       const who = await this.identifyJoiner(tx, locked, input, caller);
-      const participant = await store.insertParticipant(tx, {
+      const { part: joined, participant } = store.participantPart({
         meetingId: locked.id,
         userId: who.userId,
         userType: who.userType,
@@ -261,8 +262,10 @@ export class MeetingService {
           trigger,
         },
       ];
-      const row = who.role === 'host' && locked.status === 'scheduled' ? await this.startInTx(tx, locked, caller!, now, events) : locked;
-      await store.appendEvents(tx, locked.id, events, now);
+      const starts = who.role === 'host' && locked.status === 'scheduled';
+      const row = starts ? await this.startInTx(tx, locked, caller!, now, events) : locked;
+      // The session, the start and the events in one statement.
+      await store.runParts(tx, [joined, starts ? store.startedPart(locked.id, row.encounter_id ?? undefined, now) : undefined, store.eventsPart(locked.id, events, now)]);
       return { row, participant };
     });
 
@@ -329,9 +332,9 @@ export class MeetingService {
    */
   async cancelMeeting(actor: Principal, meetingId: string, reason = 'cancelled by the clinic'): Promise<Meeting> {
     const trigger = userTrigger(actor);
-    const { cancelled, outboxId } = await this.db.transaction(async (tx) => {
+    const { cancelled, outbox } = await this.db.transaction(async (tx) => {
       const locked = await this.meetingOfHostOrAdmin(tx, actor, meetingId, 'cancel');
-      if (locked.status === 'cancelled') return { cancelled: locked, outboxId: undefined };
+      if (locked.status === 'cancelled') return { cancelled: locked, outbox: undefined };
       if (locked.status !== 'scheduled') throw conflict(`The meeting is ${locked.status}; only a meeting that has not started can be cancelled`);
       const now = this.now();
       const updated = await tx.query<MeetingRow>(
@@ -355,10 +358,11 @@ export class MeetingService {
           }
         }
       }
-      await store.appendEvents(tx, locked.id, events, now);
-      return { cancelled: updated.rows[0], outboxId: await store.enqueueEndRoom(tx, locked, reason, now) };
+      const endRoom = store.endRoomPart(locked, reason, now);
+      await store.runParts(tx, [store.eventsPart(locked.id, events, now), endRoom.part]);
+      return { cancelled: updated.rows[0], outbox: endRoom.item };
     });
-    if (outboxId) await this.deliverOutboxItem(outboxId);
+    if (outbox) await this.deliverClaimed(outbox);
     return store.toMeeting(cancelled);
   }
 
@@ -396,12 +400,12 @@ export class MeetingService {
 
   /** Ends the meeting `lock` finds and locks in the transaction; an ended or cancelled one is returned as it is. */
   private async endLocked(lock: (tx: Queryable) => Promise<MeetingRow>, reason: string, trigger: Trigger): Promise<Meeting> {
-    const { row, outboxId } = await this.db.transaction(async (tx) => {
+    const { row, outbox } = await this.db.transaction(async (tx) => {
       const locked = await lock(tx);
-      if (locked.status === 'ended' || locked.status === 'cancelled') return { row: locked, outboxId: undefined };
+      if (locked.status === 'ended' || locked.status === 'cancelled') return { row: locked, outbox: undefined };
       return this.endInTx(tx, locked, reason, trigger, { endAtProvider: true });
     });
-    if (outboxId) await this.deliverOutboxItem(outboxId);
+    if (outbox) await this.deliverClaimed(outbox);
     return store.toMeeting(row);
   }
 
@@ -416,18 +420,18 @@ export class MeetingService {
     reason: string,
     trigger: Trigger,
     opts: { endAtProvider: boolean; at?: Date },
-  ): Promise<{ row: MeetingRow; outboxId?: string }> {
+  ): Promise<{ row: MeetingRow; outbox?: store.OutboxItem }> {
     const now = opts.at ?? this.now();
     const events: PendingEvent[] = [];
-    for (const p of await store.closeOpenParticipants(tx, meeting.id, now)) {
+    const { closed, patientOrGuestTookPart: tookPart } = await store.markEnded(tx, meeting.id, now);
+    for (const p of closed) {
       events.push({
         type: 'participant_left',
         data: { participantId: p.id, role: p.role, durationSeconds: p.durationSeconds, reason: 'meeting ended' },
         trigger,
       });
     }
-    const tookPart = await store.patientOrGuestTookPart(tx, meeting.id);
-    const row = await store.markEnded(tx, meeting.id, now);
+    const row: MeetingRow = { ...meeting, status: 'ended', ended_at: now, updated_at: now };
     events.push({ type: 'meeting_ended', data: { reason, patientOrGuestTookPart: tookPart }, trigger });
 
     const repo = this.opts.store.repositoryInTransaction(tx, { orgId: meeting.org_id, baseUrl: this.fhirBaseUrl });
@@ -447,9 +451,10 @@ export class MeetingService {
         events.push({ type: 'appointment_status_changed', data: { appointmentId: appointment.id, from: appointment.status, to }, trigger });
       }
     }
-    await store.appendEvents(tx, meeting.id, events, now);
-    const outboxId = opts.endAtProvider ? await store.enqueueEndRoom(tx, meeting, reason, now) : undefined;
-    return { row, outboxId };
+    // The events and the provider's end-room call in one statement.
+    const endRoom = opts.endAtProvider ? store.endRoomPart(meeting, reason, now) : undefined;
+    await store.runParts(tx, [store.eventsPart(meeting.id, events, now), endRoom?.part]);
+    return { row, outbox: endRoom?.item };
   }
 
   // ----------------------------------------------------------------------------------------------- outbox
@@ -470,7 +475,7 @@ export class MeetingService {
    * outside any transaction, then records success or schedules the next attempt with exponential backoff.
    */
   async deliverOutboxItem(id: string, at: Date = this.now()): Promise<boolean> {
-    const leaseUntil = new Date(at.getTime() + 120_000);
+    const leaseUntil = new Date(at.getTime() + store.OUTBOX_LEASE_MS);
     // One statement claims it: another server (or the scheduler) sees the moved next_attempt_at and skips it.
     const r = await this.db.query<{ id: string; org_id: string; meeting_id: string | null; provider: Meeting['provider']; payload: { roomId: string; reason: string }; attempts: number }>(
       `UPDATE provider_outbox SET attempts = attempts + 1, next_attempt_at = $3
@@ -480,7 +485,15 @@ export class MeetingService {
     );
     const claimed = r.rows[0];
     if (!claimed) return false;
+    return this.deliverClaimed(claimed, at);
+  }
 
+  /**
+   * Calls the provider for an item this server has claimed (by deliverOutboxItem, or by inserting it claimed
+   * in the transaction that just committed), then records success or schedules the next attempt.
+   */
+  async deliverClaimed(claimed: store.OutboxItem, at: Date = this.now()): Promise<boolean> {
+    const { id } = claimed;
     try {
       const provider = await this.opts.providers.providerFor(claimed.org_id, claimed.provider);
       const result = await provider.endRoom(claimed.payload.roomId, { reason: claimed.payload.reason, lock: true });
@@ -559,7 +572,10 @@ export class MeetingService {
 
   // ------------------------------------------------------------------------------------------- internals
 
-  /** The start rule, inside the transaction holding the meeting row lock (so it runs once per meeting). */
+  /**
+   * The start rule, inside the transaction holding the meeting row lock (so it runs once per meeting): the
+   * Encounter and the Appointment; returns the meeting row as it is once the caller writes startedPart.
+   */
   private async startInTx(tx: Queryable, meeting: MeetingRow, host: Principal, now: Date, events: PendingEvent[]): Promise<MeetingRow> {
     const repo = this.opts.store.repositoryInTransaction(tx, { orgId: meeting.org_id, baseUrl: this.fhirBaseUrl, principal: host });
     const trigger = userTrigger(host);
@@ -577,7 +593,7 @@ export class MeetingService {
       );
       encounterId = created.resource.id;
     }
-    await store.markStarted(tx, meeting.id, encounterId, now);
+    // The meeting row itself is marked started by the caller, in the statement that records the join.
     events.push({ type: 'meeting_started', data: {}, trigger });
     if (encounterId) events.push({ type: 'encounter_created', data: { encounterId }, trigger });
     if (meeting.appointment_id) {

@@ -69,7 +69,7 @@ export class WebhookHandler {
 
   private async apply(event: ProviderEvent): Promise<'processed' | 'duplicates' | 'ignored'> {
     const trigger: Trigger = { by: event.provider, type: 'provider' };
-    let endedOutboxId: string | undefined;
+    let endedOutbox: store.OutboxItem | undefined;
     const result = await this.opts.db.transaction(async (tx) => {
       const now = this.now();
       const fresh = await tx.query(
@@ -156,7 +156,7 @@ export class WebhookHandler {
           await store.setProviderSessionClosed(tx, meeting.id, when, now);
           if (this.opts.idleEndSeconds === 0 && meeting.status === 'active') {
             const ended = await this.opts.meetings.endInTx(tx, meeting, 'provider session closed', trigger, { endAtProvider: true });
-            endedOutboxId = ended.outboxId;
+            endedOutbox = ended.outbox;
           }
           break;
         }
@@ -171,7 +171,7 @@ export class WebhookHandler {
       }
       return 'processed' as const;
     });
-    if (endedOutboxId) await this.opts.meetings.deliverOutboxItem(endedOutboxId);
+    if (endedOutbox) await this.opts.meetings.deliverClaimed(endedOutbox);
     return result;
   }
 }

@@ -4,6 +4,7 @@ import type { Appointment, Encounter } from '@medplum/fhirtypes';
 import { HmsFakeServer } from '../fakes/hms-fake-server.js';
 import { testDatabaseKinds } from '../support/db.js';
 import { OperationOutcomeError } from '../../src/fhir/outcomes.js';
+import { findMeeting, OUTBOX_LEASE_MS } from '../../src/meetings/meeting-store.js';
 import { assertAllFhirValid, book, createMeetingsFixture, eventTypes, type MeetingsFixture } from './support.js';
 
 const HMS = { accessKey: 'ak-fail-0123456789', appSecret: 'app-secret-fail-0123456789abcdef', template: 'tmpl-telehealth', webhookSecret: 'whsec-fail-0123456789abcdef' };
@@ -97,6 +98,29 @@ describe.each(testDatabaseKinds())('100ms failures and webhooks on %s', (kind) =
     // Nothing left to do.
     fx.clock.advance(3600);
     expect((await fx.module.scheduler.runOnce(fx.clock.now())).delivered).toBe(0);
+  });
+
+  it('a server that stops between the commit of an end and its call to 100ms: another delivers it once the claim lapses', async () => {
+    const b = await book(fx.repo(), { start: fx.clock.now() });
+    const { meeting } = await service().createMeetingForAppointment(b.host, b.appointment.id!);
+    await service().joinByCode(meeting.meetingCode, {}, b.host);
+    // The end commits, and the process dies before it calls the provider.
+    await fx.db.transaction(async (tx) => {
+      const locked = await findMeeting(tx, b.host.orgId, meeting.id, { lock: true });
+      await service().endInTx(tx, locked!, 'ended by host', { type: 'user', by: b.host.subject }, { endAtProvider: true });
+    });
+    const endCalls = () => fake.requests.filter((r) => r.path === `/v2/active-rooms/${meeting.providerRoomId}/end-room`).length;
+    expect((await service().getMeeting(b.host, meeting.id)).status).toBe('ended');
+    expect(endCalls()).toBe(0);
+    // Still claimed by the server that committed it: the scheduler leaves it alone for the lease.
+    fx.clock.advance(OUTBOX_LEASE_MS / 1000 - 5);
+    expect((await fx.module.scheduler.runOnce(fx.clock.now())).delivered).toBe(0);
+    fx.clock.advance(10);
+    expect((await fx.module.scheduler.runOnce(fx.clock.now())).delivered).toBe(1);
+    expect(endCalls()).toBe(1);
+    const outbox = await fx.db.query<{ status: string }>('SELECT status FROM provider_outbox WHERE meeting_id = $1', [meeting.id]);
+    expect(outbox.rows).toEqual([{ status: 'done' }]);
+    expect((await eventTypes(fx.db, meeting.id)).at(-1)).toBe('provider_room_ended');
   });
 
   it('forged webhooks: 401 and nothing stored', async () => {
