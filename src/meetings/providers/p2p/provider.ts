@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createSecretKey, randomUUID, type KeyObject } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { badRequest, notSupported, unauthorized, unprocessable } from '../../../fhir/outcomes.js';
@@ -105,12 +105,13 @@ export async function verifyP2pJoinToken(
 
 export class P2pVideoProvider implements VideoProvider {
   readonly name = 'p2p' as const;
-  private readonly key: Uint8Array;
+  /** A KeyObject made once: given raw bytes, jose would make one on every signature. */
+  private readonly key: KeyObject;
   private readonly now: () => number;
   private readonly maxTtlSeconds: number;
 
   constructor(private readonly config: P2pProviderConfig) {
-    this.key = p2pSigningKey(config.signingKey);
+    this.key = createSecretKey(p2pSigningKey(config.signingKey));
     this.now = config.now ?? Date.now;
     this.maxTtlSeconds = config.maxTokenTtlSeconds ?? 600;
   }
