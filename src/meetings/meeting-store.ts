@@ -351,6 +351,34 @@ export function participantPart(p: NewParticipant): { part: StatementPart; parti
   };
 }
 
+/**
+ * A join that cannot start the meeting, without a transaction: the session and its `participant_joined` event
+ * are written only while the meeting is still open. The meeting row is read FOR SHARE in the same statement, so
+ * an end or cancel in progress is waited for and then seen: a session can never be opened in a meeting whose
+ * end already closed the others. False when the meeting was no longer open.
+ */
+export async function insertJoinIfOpen(
+  q: Queryable,
+  p: NewParticipant,
+  joinedEvent: (participant: Participant) => Omit<PendingEvent, 'type'>,
+): Promise<{ inserted: boolean; participant: Participant }> {
+  const { participant } = participantPart(p);
+  const event = joinedEvent(participant);
+  const r = await q.query(
+    `WITH open AS (
+       SELECT id FROM virtual_meetings WHERE id = $1::uuid AND status IN ('scheduled', 'active') FOR SHARE),
+     joined AS (
+       INSERT INTO virtual_meeting_participants (id, meeting_id, user_id, user_type, display_name, role, joined_at)
+       SELECT $2::uuid, id, $3::text, $4::text, $5::text, $6::text, $7::timestamptz FROM open
+       RETURNING meeting_id)
+     INSERT INTO virtual_meeting_events (meeting_id, event_type, event_data, triggered_by, triggered_by_type, created_at)
+     SELECT meeting_id, 'participant_joined', $8::jsonb, $9::text, $10::text, $7::timestamptz FROM joined`,
+    [p.meetingId, participant.id, p.userId ?? null, p.userType, p.displayName, p.role, p.joinedAt, JSON.stringify(event.data), event.trigger.by ?? null, event.trigger.type],
+    { prepare: true },
+  );
+  return { inserted: r.rowCount > 0, participant };
+}
+
 export async function findParticipant(q: Queryable, meetingId: string, participantId: string): Promise<Participant | undefined> {
   if (!isUuid(participantId)) return undefined;
   const r = await q.query<ParticipantRow>('SELECT * FROM virtual_meeting_participants WHERE id = $1 AND meeting_id = $2', [

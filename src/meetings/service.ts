@@ -239,8 +239,40 @@ export class MeetingService {
   async joinByCode(rawCode: string, input: JoinInput, caller?: Principal): Promise<JoinResult> {
     const code = normalizeMeetingCode(rawCode);
     if (!code) throw notFound('No meeting has this code');
+    // Only a practitioner can be the host, whose first join starts the meeting under the meeting row's lock;
+    // anyone else's join is one statement that writes only while the meeting is open.
+    const { row, participant } = caller && practitionerIdOf(caller) ? await this.joinLocked(code, input, caller) : await this.joinOpen(code, input, caller);
+    const credentials = await this.credentialsFor(row, participant);
+    return { meeting: await this.publicView(row), role: participant.role, participantId: participant.id, provider: row.provider, credentials };
+  }
 
-    const { row, participant } = await this.db.transaction(async (tx) => {
+  /** A patient's or guest's join: no transaction, see insertJoinIfOpen. */
+  private async joinOpen(code: string, input: JoinInput, caller: Principal | undefined): Promise<{ row: MeetingRow; participant: Participant }> {
+    const now = this.now();
+    const row = await store.findMeetingByCode(this.db, code);
+    if (!row) throw notFound('No meeting has this code');
+    assertJoinable(row);
+    const who = await this.identifyJoiner(this.db, row, input, caller);
+    const { inserted, participant } = await store.insertJoinIfOpen(
+      this.db,
+      { meetingId: row.id, userId: who.userId, userType: who.userType, displayName: who.displayName, role: who.role, joinedAt: now },
+      (session) => ({
+        data: { participantId: session.id, role: who.role, userType: who.userType, displayName: who.displayName },
+        trigger: caller ? userTrigger(caller) : { by: `participant:${session.id}`, type: 'user' },
+      }),
+    );
+    if (!inserted) {
+      // Ended or cancelled after it was read: answered as if it had been when read.
+      const current = await store.findMeetingByCode(this.db, code);
+      assertJoinable(current ?? { ...row, status: 'ended' });
+      throw gone('This meeting has ended');
+    }
+    return { row, participant };
+  }
+
+  /** A practitioner's join, which starts the meeting when it is the host's first (see startInTx). */
+  private async joinLocked(code: string, input: JoinInput, caller: Principal): Promise<{ row: MeetingRow; participant: Participant }> {
+    return this.db.transaction(async (tx) => {
       const now = this.now();
       const locked = await store.findMeetingByCode(tx, code, { lock: true });
       if (!locked) throw notFound('No meeting has this code');
@@ -268,9 +300,6 @@ export class MeetingService {
       await store.runParts(tx, [joined, starts ? store.startedPart(locked.id, row.encounter_id ?? undefined, now) : undefined, store.eventsPart(locked.id, events, now)]);
       return { row, participant };
     });
-
-    const credentials = await this.credentialsFor(row, participant);
-    return { meeting: await this.publicView(row), role: participant.role, participantId: participant.id, provider: row.provider, credentials };
   }
 
   /** Fresh credentials for someone already in the meeting; a closed session is reopened as a rejoin. */

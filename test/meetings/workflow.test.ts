@@ -186,6 +186,32 @@ describe.each(testDatabaseKinds())('meeting workflow rules on %s', (kind) => {
       ]);
     });
 
+    it('patient and guest joins racing the end: each either gets a session the end closed or a 410, never an open session in an ended meeting', async () => {
+      const b = await book(fx.repo());
+      const { meeting } = await service().createMeetingForAppointment(b.host, b.appointment.id!);
+      await service().joinByCode(meeting.meetingCode, {}, b.host);
+      const joins = Array.from({ length: 12 }, (_, i) =>
+        service()
+          .joinByCode(meeting.meetingCode, { displayName: `Guest ${i}` }, i % 3 === 0 ? b.patientUser : undefined)
+          .then((j) => j.participantId, (err: OperationOutcomeError) => err.status),
+      );
+      const [ended, ...outcomes] = await Promise.all([service().endMeeting(b.host, meeting.id), ...joins]);
+      expect(ended.status).toBe('ended');
+      const sessions = outcomes.filter((o): o is string => typeof o === 'string');
+      expect(outcomes.filter((o) => typeof o !== 'string').every((o) => o === 410)).toBe(true);
+      const open = await fx.db.query('SELECT id FROM virtual_meeting_participants WHERE meeting_id = $1 AND left_at IS NULL', [meeting.id]);
+      expect(open.rows).toEqual([]);
+      const events = await fx.db.query<{ event_type: string; id: string }>(
+        `SELECT event_type, event_data->>'participantId' AS id FROM virtual_meeting_events WHERE meeting_id = $1 AND event_type IN ('participant_joined', 'participant_left') ORDER BY seq`,
+        [meeting.id],
+      );
+      // Every session that was opened has its join and its leave recorded, the join first.
+      for (const id of sessions) {
+        expect(events.rows.filter((e) => e.id === id).map((e) => e.event_type)).toEqual(['participant_joined', 'participant_left']);
+      }
+      expect(await status(service().joinByCode(meeting.meetingCode, {}, b.patientUser))).toBe(410);
+    });
+
     it('an instant meeting with a known patient gets an Encounter without an appointment link; without one, none', async () => {
       const b = await book(fx.repo());
       const withPatient = await service().createInstantMeeting(b.host, { patientId: b.patient.id });
