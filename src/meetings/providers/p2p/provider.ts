@@ -1,4 +1,4 @@
-import { createSecretKey, randomUUID, type KeyObject } from 'node:crypto';
+import { randomUUID, webcrypto } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { badRequest, notSupported, unauthorized, unprocessable } from '../../../fhir/outcomes.js';
@@ -105,13 +105,13 @@ export async function verifyP2pJoinToken(
 
 export class P2pVideoProvider implements VideoProvider {
   readonly name = 'p2p' as const;
-  /** A KeyObject made once: given raw bytes, jose would make one on every signature. */
-  private readonly key: KeyObject;
+  /** A CryptoKey imported once: jose signs with WebCrypto, and given raw bytes it imports them on every signature. */
+  private readonly key: Promise<webcrypto.CryptoKey>;
   private readonly now: () => number;
   private readonly maxTtlSeconds: number;
 
   constructor(private readonly config: P2pProviderConfig) {
-    this.key = createSecretKey(p2pSigningKey(config.signingKey));
+    this.key = webcrypto.subtle.importKey('raw', p2pSigningKey(config.signingKey), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
     this.now = config.now ?? Date.now;
     this.maxTtlSeconds = config.maxTokenTtlSeconds ?? 600;
   }
@@ -147,7 +147,7 @@ export class P2pVideoProvider implements VideoProvider {
       .setNotBefore(iat)
       .setExpirationTime(exp)
       .setJti(randomUUID())
-      .sign(this.key);
+      .sign(await this.key);
     const credentials: P2pJoinCredentials = {
       provider: 'p2p',
       token,
