@@ -373,7 +373,18 @@ export async function insertJoinIfOpen(
        RETURNING meeting_id)
      INSERT INTO virtual_meeting_events (meeting_id, event_type, event_data, triggered_by, triggered_by_type, created_at)
      SELECT meeting_id, 'participant_joined', $8::jsonb, $9::text, $10::text, $7::timestamptz FROM joined`,
-    [p.meetingId, participant.id, p.userId ?? null, p.userType, p.displayName, p.role, p.joinedAt, JSON.stringify(event.data), event.trigger.by ?? null, event.trigger.type],
+    [
+      p.meetingId,
+      participant.id,
+      p.userId ?? null,
+      p.userType,
+      p.displayName,
+      p.role,
+      p.joinedAt,
+      JSON.stringify(event.data),
+      event.trigger.by ?? null,
+      event.trigger.type,
+    ],
     { prepare: true },
   );
   return { inserted: r.rowCount > 0, participant };

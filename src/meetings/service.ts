@@ -130,22 +130,22 @@ export class MeetingService {
       const inserted = await store.runParts<MeetingRow>(tx, [
         store.eventsPart(meetingId, [event], now),
         store.insertMeetingPart({
-        id: meetingId,
-        orgId: actor.orgId,
-        appointmentId,
-        hostPractitionerId: practitioner.id,
-        hostDisplayName,
-        patientId: patient.id,
-        provider: provider.name,
-        roomId: room.roomId,
-        code,
-        roomUrl: room.roomUrl,
-        publicLink,
-        scheduledStart: current.start,
-        scheduledEnd: current.end,
-        roomDetails: room.details,
-        createdBy: actor.subject,
-        now,
+          id: meetingId,
+          orgId: actor.orgId,
+          appointmentId,
+          hostPractitionerId: practitioner.id,
+          hostDisplayName,
+          patientId: patient.id,
+          provider: provider.name,
+          roomId: room.roomId,
+          code,
+          roomUrl: room.roomUrl,
+          publicLink,
+          scheduledStart: current.start,
+          scheduledEnd: current.end,
+          roomDetails: room.details,
+          createdBy: actor.subject,
+          now,
         }),
       ]);
       return { row: inserted.rows[0], created: true };
@@ -241,7 +241,8 @@ export class MeetingService {
     if (!code) throw notFound('No meeting has this code');
     // Only a practitioner can be the host, whose first join starts the meeting under the meeting row's lock;
     // anyone else's join is one statement that writes only while the meeting is open.
-    const { row, participant } = caller && practitionerIdOf(caller) ? await this.joinLocked(code, input, caller) : await this.joinOpen(code, input, caller);
+    const { row, participant } =
+      caller && practitionerIdOf(caller) ? await this.joinLocked(code, input, caller) : await this.joinOpen(code, input, caller);
     const credentials = await this.credentialsFor(row, participant);
     return { meeting: await this.publicView(row), role: participant.role, participantId: participant.id, provider: row.provider, credentials };
   }
@@ -297,7 +298,11 @@ export class MeetingService {
       const starts = who.role === 'host' && locked.status === 'scheduled';
       const row = starts ? await this.startInTx(tx, locked, caller!, now, events) : locked;
       // The session, the start and the events in one statement.
-      await store.runParts(tx, [joined, starts ? store.startedPart(locked.id, row.encounter_id ?? undefined, now) : undefined, store.eventsPart(locked.id, events, now)]);
+      await store.runParts(tx, [
+        joined,
+        starts ? store.startedPart(locked.id, row.encounter_id ?? undefined, now) : undefined,
+        store.eventsPart(locked.id, events, now),
+      ]);
       return { row, participant };
     });
   }
