@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { loadConfig } from './config.js';
 import { openDatabase } from './db/database.js';
+import { EmbeddedMaintenance } from './db/embedded-maintenance.js';
 import { migrate } from './db/migrate.js';
 import { createDefaultFhirStore } from './fhir/default-store.js';
 import { buildApp } from './http/app.js';
@@ -57,9 +58,13 @@ async function main(): Promise<void> {
     await seedDemoData({ store, meetings: meetings.service, baseUrl: `${config.publicBaseUrl}/fhir`, timeZone: clinic?.timeZone ?? config.defaultTimeZone });
   }
 
+  // PGlite has no autovacuum of its own (see embedded-maintenance.ts); a PostgreSQL server has.
+  const maintenance = db.kind === 'pglite' ? new EmbeddedMaintenance(db, { log }) : undefined;
+
   const shutdown = async (signal: string) => {
     app.log.info({ signal }, 'shutting down');
     await meetings.scheduler.stop();
+    await maintenance?.stop();
     await app.close();
     await signaling?.close();
     await db.close();
@@ -71,6 +76,7 @@ async function main(): Promise<void> {
   await app.listen({ port: config.port, host: config.host });
   // Idle and overrun ends, and provider retries from the outbox.
   meetings.scheduler.start();
+  maintenance?.start();
   printBootstrapCredentials(firstStart);
   app.log.info(
     `Telehealth FHIR server ready: ${config.publicBaseUrl} (FHIR at ${config.publicBaseUrl}/fhir, database: ${db.kind === 'pglite' ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL'})`,
