@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../db/database.js';
+import { runParts, type StatementPart } from '../db/statement.js';
 import type { ParticipantRole, VideoProviderName } from './providers/types.js';
 import type { Meeting, MeetingEvent, MeetingEventType, MeetingStatus, Participant, Trigger, UserType } from './types.js';
 
@@ -7,33 +8,6 @@ import type { Meeting, MeetingEvent, MeetingEventType, MeetingStatus, Participan
  * The SQL of the meeting tables, in one place. Every function takes the Queryable to run on, so the workflow
  * decides what shares a transaction. Times come from the caller's clock.
  */
-
-/** One data-modifying statement and its bind values, to run alone or as part of one combined statement. */
-export interface StatementPart {
-  sql: string;
-  params: unknown[];
-}
-
-/**
- * Runs parts as ONE statement: every part but the last becomes a data-modifying CTE, its placeholders
- * renumbered after the parts before it; the result is the last part's. A workflow step writes several tables
- * (a participant, events, the meeting row, the outbox) and each round trip to the database costs more than
- * the writes themselves. The parts see the same snapshot and none reads what another writes; foreign keys
- * are checked at the end of the statement, so an event may name the meeting a sibling part inserts.
- */
-export async function runParts<T = Record<string, unknown>>(q: Queryable, parts: (StatementPart | undefined)[]) {
-  const present = parts.filter((p): p is StatementPart => p !== undefined);
-  if (present.length === 0) throw new Error('runParts needs at least one part');
-  const params: unknown[] = [];
-  const texts = present.map((part) => {
-    const offset = params.length;
-    params.push(...part.params);
-    return offset === 0 ? part.sql : part.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`);
-  });
-  const last = texts.pop()!;
-  const sql = texts.length === 0 ? last : `WITH ${texts.map((t, i) => `part${i} AS (${t})`).join(',\n')}\n${last}`;
-  return q.query<T>(sql, params, { prepare: true });
-}
 
 export interface MeetingRow {
   id: string;

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Appointment, Encounter, Patient, Practitioner, Organization } from '@medplum/fhirtypes';
+import type { Appointment, Encounter, Patient, Practitioner, Organization, Resource } from '@medplum/fhirtypes';
 import type { Principal } from '../auth/principal.js';
 import type { Database, Queryable } from '../db/database.js';
+import { runParts, type StatementPart } from '../db/statement.js';
 import {
   badGateway,
   conflict,
@@ -127,7 +128,7 @@ export class MeetingService {
         trigger: userTrigger(actor),
       };
       // The meeting row and its first event in one statement (the event names the row the statement inserts).
-      const inserted = await store.runParts<MeetingRow>(tx, [
+      const inserted = await runParts<MeetingRow>(tx, [
         store.eventsPart(meetingId, [event], now),
         store.insertMeetingPart({
           id: meetingId,
@@ -295,14 +296,13 @@ export class MeetingService {
           trigger,
         },
       ];
-      const starts = who.role === 'host' && locked.status === 'scheduled';
-      const row = starts ? await this.startInTx(tx, locked, caller!, now, events) : locked;
-      // The session, the start and the events in one statement.
-      await store.runParts(tx, [
-        joined,
-        starts ? store.startedPart(locked.id, row.encounter_id ?? undefined, now) : undefined,
-        store.eventsPart(locked.id, events, now),
-      ]);
+      if (who.role !== 'host' || locked.status !== 'scheduled') {
+        await runParts(tx, [joined, store.eventsPart(locked.id, events, now)]);
+        return { row: locked, participant };
+      }
+      const { row, finish } = await this.startInTx(tx, locked, caller, now, events);
+      // The session, the start and the events ride on the start's last FHIR write: one statement fewer.
+      await finish([joined, store.startedPart(locked.id, row.encounter_id ?? undefined, now), store.eventsPart(locked.id, events, now)]);
       return { row, participant };
     });
   }
@@ -393,7 +393,7 @@ export class MeetingService {
         }
       }
       const endRoom = store.endRoomPart(locked, reason, now);
-      await store.runParts(tx, [store.eventsPart(locked.id, events, now), endRoom.part]);
+      await runParts(tx, [store.eventsPart(locked.id, events, now), endRoom.part]);
       return { cancelled: updated.rows[0], outbox: endRoom.item };
     });
     if (outbox) await this.deliverClaimed(outbox);
@@ -469,11 +469,13 @@ export class MeetingService {
     events.push({ type: 'meeting_ended', data: { reason, patientOrGuestTookPart: tookPart }, trigger });
 
     const repo = this.opts.store.repositoryInTransaction(tx, { orgId: meeting.org_id, baseUrl: this.fhirBaseUrl });
+    const writes: Resource[] = [];
     if (meeting.encounter_id) {
       const encounter = await repo.readForUpdate<Encounter>('Encounter', meeting.encounter_id);
       if (encounter && encounter.status !== 'finished') {
-        const finished = await repo.update(finishEncounter(encounter, now));
-        events.push({ type: 'encounter_finished', data: { encounterId: meeting.encounter_id, lengthMinutes: finished.resource.length?.value }, trigger });
+        const finished = finishEncounter(encounter, now);
+        writes.push(finished);
+        events.push({ type: 'encounter_finished', data: { encounterId: meeting.encounter_id, lengthMinutes: finished.length?.value }, trigger });
       }
     }
     if (meeting.appointment_id) {
@@ -481,13 +483,15 @@ export class MeetingService {
       if (appointment && isAppointmentOpen(appointment)) {
         // A visit that never started did not happen, whoever waited in the room.
         const to = tookPart && meeting.started_at ? 'fulfilled' : 'noshow';
-        await repo.update({ ...appointment, status: to });
+        writes.push({ ...appointment, status: to });
         events.push({ type: 'appointment_status_changed', data: { appointmentId: appointment.id, from: appointment.status, to }, trigger });
       }
     }
-    // The events and the provider's end-room call in one statement.
+    // The events and the provider's end-room call ride on the last FHIR write, or go alone when there is none.
     const endRoom = opts.endAtProvider ? store.endRoomPart(meeting, reason, now) : undefined;
-    await store.runParts(tx, [store.eventsPart(meeting.id, events, now), endRoom?.part]);
+    const rows = [store.eventsPart(meeting.id, events, now), endRoom?.part].filter((r): r is StatementPart => r !== undefined);
+    for (const [i, resource] of writes.entries()) await repo.update(resource, i === writes.length - 1 ? { alongside: rows } : {});
+    if (writes.length === 0) await runParts(tx, rows);
     return { row, outbox: endRoom?.item };
   }
 
@@ -610,7 +614,13 @@ export class MeetingService {
    * The start rule, inside the transaction holding the meeting row lock (so it runs once per meeting): the
    * Encounter and the Appointment; returns the meeting row as it is once the caller writes startedPart.
    */
-  private async startInTx(tx: Queryable, meeting: MeetingRow, host: Principal, now: Date, events: PendingEvent[]): Promise<MeetingRow> {
+  private async startInTx(
+    tx: Queryable,
+    meeting: MeetingRow,
+    host: Principal,
+    now: Date,
+    events: PendingEvent[],
+  ): Promise<{ row: MeetingRow; finish: (rows: (StatementPart | undefined)[]) => Promise<void> }> {
     const repo = this.opts.store.repositoryInTransaction(tx, { orgId: meeting.org_id, baseUrl: this.fhirBaseUrl, principal: host });
     const trigger = userTrigger(host);
     let encounterId: string | undefined;
@@ -630,14 +640,23 @@ export class MeetingService {
     // The meeting row itself is marked started by the caller, in the statement that records the join.
     events.push({ type: 'meeting_started', data: {}, trigger });
     if (encounterId) events.push({ type: 'encounter_created', data: { encounterId }, trigger });
+    let arrived: Appointment | undefined;
     if (meeting.appointment_id) {
       const appointment = await repo.readForUpdate<Appointment>('Appointment', meeting.appointment_id);
       if (appointment && isAppointmentOpen(appointment) && appointment.status !== 'arrived') {
-        await repo.update({ ...appointment, status: 'arrived' });
+        arrived = { ...appointment, status: 'arrived' };
         events.push({ type: 'appointment_status_changed', data: { appointmentId: appointment.id, from: appointment.status, to: 'arrived' }, trigger });
       }
     }
-    return { ...meeting, status: 'active', started_at: now, encounter_id: encounterId ?? null, updated_at: now };
+    return {
+      row: { ...meeting, status: 'active', started_at: now, encounter_id: encounterId ?? null, updated_at: now },
+      // The Appointment is written last, with the caller's rows alongside (events are complete by then).
+      finish: async (rows) => {
+        const present = rows.filter((r): r is StatementPart => r !== undefined);
+        if (arrived) await repo.update(arrived, { alongside: present });
+        else await runParts(tx, present);
+      },
+    };
   }
 
   /** Runs in the joining transaction (tx): on embedded PGlite a read outside it would wait for it forever. */

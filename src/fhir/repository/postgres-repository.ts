@@ -2,6 +2,7 @@ import { randomUUID, createHash } from 'node:crypto';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import type { Database, Queryable } from '../../db/database.js';
+import { renumber, runParts } from '../../db/statement.js';
 import { badRequest, conflict, gone, notFound, OperationOutcomeError, outcome, preconditionFailed } from '../outcomes.js';
 import { EMPTY_INDEXES, SEARCH_INDEX_VERSION, type ResourceIndexes } from '../search/types.js';
 import { contentHash, fhirInstant, withServerMeta } from './meta.js';
@@ -299,13 +300,18 @@ export class PostgresFhirRepository implements FhirRepository {
         );
       }
     }
-    if (!current) return { resource: await this.insertNew(tx, valid, id), outcome: 'created' };
+    if (!current) {
+      const created = await this.insertNew(tx, valid, id);
+      if (opts.alongside?.length) await runParts(tx, opts.alongside);
+      return { resource: created, outcome: 'created' };
+    }
 
     const nextVersion = current.version_id + 1;
     const now = fhirInstant();
     const stored = withServerMeta(valid, id, nextVersion, now);
     const hash = contentHash(stored);
     if (!current.deleted && hash === current.content_hash) {
+      if (opts.alongside?.length) await runParts(tx, opts.alongside);
       return { resource: current.resource_data as T, outcome: 'unchanged' };
     }
     const indexes = this.deps.extractIndexes(stored);
@@ -313,6 +319,9 @@ export class PostgresFhirRepository implements FhirRepository {
     const statement = new WriteStatement([valid.resourceType, id, nextVersion, now, hash, stored, indexes.tokens, indexes.refs, indexes.texts]);
     statement.add(this.deps.indexRowsSql?.(indexes, { isNew: current.deleted, source: 'cur', firstParam: statement.nextParam }));
     statement.add(this.deps.onWriteSql?.(this.context, change, { firstParam: statement.nextParam, gate: 'cur' }));
+    for (const [i, part] of (opts.alongside ?? []).entries()) {
+      statement.add({ ctes: [`alongside${i} AS (${renumber(part.sql, statement.nextParam - 1)})`], params: part.params });
+    }
     await tx.query(
       `WITH cur AS (
          UPDATE fhir_resources

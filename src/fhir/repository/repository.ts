@@ -1,6 +1,7 @@
 import type { Principal } from '../../auth/principal.js';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { Operation } from 'fast-json-patch';
+import type { StatementPart } from '../../db/statement.js';
 
 /** What every storage call knows about who is asking. The org is never taken from a request body. */
 export interface RepositoryContext {
@@ -39,6 +40,12 @@ export interface CreateOptions {
 export interface UpdateOptions {
   /** The versionId the caller last saw (from If-Match); 412 when it is not the current one. */
   ifMatch?: string;
+  /**
+   * Rows of the caller's own tables (a workflow's records) to write in the same statement as the new version,
+   * saving their own round trip. When the update changes nothing or creates the resource, they are written in
+   * a statement of their own, in the same transaction: they are always written.
+   */
+  alongside?: StatementPart[];
 }
 
 export interface HistoryOptions {
