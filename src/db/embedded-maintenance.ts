@@ -1,3 +1,4 @@
+import { PeriodicTask } from '../periodic.js';
 import type { Database } from './database.js';
 
 /*
@@ -58,39 +59,22 @@ export async function maintainEmbeddedDatabase(
 
 /** Runs maintainEmbeddedDatabase every interval (autovacuum_naptime is a minute) until stopped. */
 export class EmbeddedMaintenance {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = false;
+  private readonly task: PeriodicTask;
 
-  constructor(
-    private readonly db: Pick<Database, 'query' | 'exec'>,
-    private readonly opts: { intervalMs?: number; log?: { error(obj: object, msg: string): void } } = {},
-  ) {}
+  constructor(db: Pick<Database, 'query' | 'exec'>, opts: { intervalMs?: number; log?: { error(obj: object, msg: string): void } } = {}) {
+    this.task = new PeriodicTask(
+      () => maintainEmbeddedDatabase(db),
+      opts.intervalMs ?? 60_000,
+      (err) => opts.log?.error({ err }, 'embedded database maintenance failed'),
+    );
+  }
 
   start(): void {
-    if (this.timer || this.stopped) return;
-    const interval = this.opts.intervalMs ?? 60_000;
-    const tick = () => {
-      this.running = maintainEmbeddedDatabase(this.db)
-        .then(() => undefined)
-        .catch((err: unknown) => this.opts.log?.error({ err }, 'embedded database maintenance failed'))
-        .finally(() => {
-          this.running = undefined;
-          if (!this.stopped) {
-            this.timer = setTimeout(tick, interval);
-            this.timer.unref?.();
-          }
-        });
-    };
-    this.timer = setTimeout(tick, interval);
-    this.timer.unref?.();
+    this.task.start();
   }
 
   /** Stops the timer and waits for a run in progress, so the database can be closed right after. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
+    await this.task.stop();
   }
 }

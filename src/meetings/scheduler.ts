@@ -1,3 +1,4 @@
+import { PeriodicTask } from '../periodic.js';
 import type { MeetingService } from './service.js';
 
 export interface MeetingSchedulerOptions {
@@ -15,33 +16,19 @@ export interface MeetingSchedulerOptions {
  * items are claimed with SKIP LOCKED), so there is no leader election.
  */
 export class MeetingScheduler {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = false;
+  private readonly task: PeriodicTask;
 
-  constructor(private readonly opts: MeetingSchedulerOptions) {}
+  constructor(private readonly opts: MeetingSchedulerOptions) {
+    this.task = new PeriodicTask(() => this.runOnce(), opts.intervalSeconds * 1000, (err) => opts.log?.error({ err }, 'meeting scheduler run failed'));
+  }
 
   start(): void {
-    if (this.timer || this.stopped) return;
-    const tick = () => {
-      this.running = this.runOnce()
-        .then(() => undefined)
-        .catch((err: unknown) => this.opts.log?.error({ err }, 'meeting scheduler run failed'))
-        .finally(() => {
-          this.running = undefined;
-          if (!this.stopped) this.timer = setTimeout(tick, this.opts.intervalSeconds * 1000);
-        });
-    };
-    this.timer = setTimeout(tick, this.opts.intervalSeconds * 1000);
-    this.timer.unref?.();
+    this.task.start();
   }
 
   /** Stops the timer and waits for a run in progress, so the database can be closed right after. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
+    await this.task.stop();
   }
 
   async runOnce(at: Date = (this.opts.now ?? (() => new Date()))()): Promise<{ ended: string[]; delivered: number }> {
