@@ -188,7 +188,8 @@ function compiledParams(resourceType: string): CompiledParam[] {
   if (!list) {
     list = [];
     for (const def of searchParamsOf(resourceType).values()) {
-      if (COLUMN_PARAMS.has(def.code) || def.type === 'composite') continue;
+      // A parameter that shares another's rows (SearchParamDef.rows) has no values of its own to write.
+      if (COLUMN_PARAMS.has(def.code) || def.type === 'composite' || def.rows) continue;
       list.push({ def, evaluators: def.expressionParts.map(compileExpressionPart) });
     }
     compiledByType.set(resourceType, list);

@@ -43,6 +43,12 @@ export interface SearchParamDef {
    * `component-code-value-quantity` instead of storing them a second time.
    */
   storage?: string[];
+  /**
+   * For string, date, number and quantity parameters: the name their side-table rows are stored under. It is
+   * another parameter's when both have the same type and expression, as their values are then the same: Patient
+   * `phonetic` is `Patient.name` like `name`, and reads the rows of `name` instead of storing them twice.
+   */
+  rows?: string;
   /** `_content` (any text of the resource) and `_text` (the narrative): matched over the stored JSON. */
   fullText?: 'content' | 'narrative';
 }
@@ -214,8 +220,30 @@ function load(): Map<string, Map<string, SearchParamDef>> {
       }
     }
   }
-  for (const params of result.values()) assignCompositeStorage(params);
+  for (const params of result.values()) {
+    assignCompositeStorage(params);
+    assignSharedRows(params);
+  }
   return result;
+}
+
+const SIDE_TABLE_TYPES = new Set<SearchParamType>(['string', 'date', 'number', 'quantity']);
+
+/** Parameters with the same type and expression store one set of rows, under the first code in order. */
+function assignSharedRows(params: Map<string, SearchParamDef>): void {
+  const owners = new Map<string, string>();
+  for (const p of [...params.values()].sort((a, b) => a.code.localeCompare(b.code))) {
+    if (!SIDE_TABLE_TYPES.has(p.type)) continue;
+    const signature = `${p.type}::${p.expressionParts.join(' | ')}`;
+    const owner = owners.get(signature);
+    if (owner) p.rows = owner;
+    else owners.set(signature, p.code);
+  }
+}
+
+/** The name a parameter's side-table rows are stored under (see SearchParamDef.rows). */
+export function rowsParam(p: Pick<SearchParamDef, 'code' | 'rows'>): string {
+  return p.rows ?? p.code;
 }
 
 /** The rows of a base part with these components: equal signatures store the same values. */

@@ -1,5 +1,5 @@
 import { badRequest } from '../outcomes.js';
-import { getSearchParam, type CompositeComponent, type SearchParamDef } from './parameters.js';
+import { getSearchParam, rowsParam, type CompositeComponent, type SearchParamDef } from './parameters.js';
 import { isHasFilter, splitComposite, TERMINOLOGY_MODIFIERS, splitPipe, splitPrefix, unescapeValue, type HasFilter, type SearchFilter, type SearchPrefix, type SortKey } from './parse.js';
 import { dateRange, numberRange } from './ranges.js';
 import { normalizeString } from './extract.js';
@@ -65,9 +65,10 @@ export function filterCondition(b: SqlBuilder, alias: string, scope: SearchScope
 }
 
 /** `r.id IN (rows of a side table for this parameter matching cond)`: a semi-join on the side table's index. */
-function sideTable(b: SqlBuilder, alias: string, f: SearchFilter, table: string, param: string, cond: (t: string) => string): string {
+/** Resources with a row of the filter's parameter in a side table that meets cond. */
+function sideTable(b: SqlBuilder, alias: string, f: SearchFilter, table: string, cond: (t: string) => string): string {
   const t = b.alias('s');
-  return `${alias}.id IN (SELECT ${t}.id FROM ${table} ${t} WHERE ${t}.resource_type = ${b.param(f.resourceType, 'text')} AND ${t}.param = ${b.param(param, 'text')} AND ${cond(t)})`;
+  return `${alias}.id IN (SELECT ${t}.id FROM ${table} ${t} WHERE ${t}.resource_type = ${b.param(f.resourceType, 'text')} AND ${t}.param = ${b.param(rowsParam(f.param), 'text')} AND ${cond(t)})`;
 }
 
 const SIDE_TABLE: Record<string, string> = {
@@ -93,7 +94,7 @@ function missingCondition(b: SqlBuilder, alias: string, f: SearchFilter): string
     const v = b.alias('v');
     present = `EXISTS (SELECT 1 FROM unnest(${alias}.${column}) ${v} WHERE ${prefixes.map((p) => `starts_with(${v}, ${b.param(p, 'text')})`).join(' OR ')})`;
   } else {
-    present = sideTable(b, alias, f, SIDE_TABLE[f.param.type], code, () => 'true');
+    present = sideTable(b, alias, f, SIDE_TABLE[f.param.type], () => 'true');
   }
   return missing ? `NOT ${present}` : present;
 }
@@ -216,7 +217,7 @@ function stringMatch(b: SqlBuilder, value: string, exact: string, raw: string, m
 }
 
 function stringCondition(b: SqlBuilder, alias: string, f: SearchFilter): string {
-  return sideTable(b, alias, f, 'fhir_search_string', f.param.code, (t) =>
+  return sideTable(b, alias, f, 'fhir_search_string', (t) =>
     or(f.values.map((raw) => stringMatch(b, `${t}.value`, `${t}.exact`, raw, f.modifier))),
   );
 }
@@ -280,7 +281,7 @@ function dateCondition(b: SqlBuilder, alias: string, f: SearchFilter): string {
     const col = `${alias}.last_updated`;
     return or(dates.map((d) => dateComparison(b, d, col, col)));
   }
-  return sideTable(b, alias, f, 'fhir_search_date', f.param.code, (t) => or(dates.map((d) => dateComparison(b, d, `${t}.low`, `${t}.high`))));
+  return sideTable(b, alias, f, 'fhir_search_date', (t) => or(dates.map((d) => dateComparison(b, d, `${t}.low`, `${t}.high`))));
 }
 
 /**
@@ -330,7 +331,7 @@ function numberMatch(b: SqlBuilder, t: string, raw: string, quantity: boolean, c
 }
 
 function numberCondition(b: SqlBuilder, alias: string, f: SearchFilter): string {
-  return sideTable(b, alias, f, 'fhir_search_number', f.param.code, (t) =>
+  return sideTable(b, alias, f, 'fhir_search_number', (t) =>
     or(f.values.map((raw) => numberMatch(b, t, raw, f.param.type === 'quantity', f.param.code))),
   );
 }
@@ -433,7 +434,7 @@ export function sortExpression(b: SqlBuilder, alias: string, resourceType: strin
   if (param.code === '_lastUpdated') return { sql: `${alias}.last_updated`, type: 'timestamptz' };
   const t = b.alias('o');
   const own = (table: string) =>
-    `FROM ${table} ${t} WHERE ${t}.resource_type = ${b.param(resourceType, 'text')} AND ${t}.id = ${alias}.id AND ${t}.param = ${b.param(param.code, 'text')}`;
+    `FROM ${table} ${t} WHERE ${t}.resource_type = ${b.param(resourceType, 'text')} AND ${t}.id = ${alias}.id AND ${t}.param = ${b.param(rowsParam(param), 'text')}`;
   switch (param.type) {
     case 'string':
       return { sql: `(SELECT ${agg}(${t}.value) ${own('fhir_search_string')})`, type: 'text' };

@@ -100,6 +100,21 @@ describe.each(testDatabaseKinds())('index rows folded into the write statement, 
     expect(found.entry?.map((e) => e.resource?.id)).toEqual([updated.id]);
   });
 
+  it('a parameter with the same expression as another reads its rows instead of storing them again', async () => {
+    const repo = new PostgresFhirRepository(database.db, ctx, deps(true));
+    const a = (await repo.create(patient('Phonetica', '1950-01-01'))).resource;
+    const b = (await repo.create({ resourceType: 'Patient', birthDate: '1950-01-02' } as Patient)).resource;
+    // Patient `phonetic` is `Patient.name`, as `name` is: only `name` rows are written.
+    const rows = await sideRows(database.db, a.id!);
+    expect(rows.filter((r) => r.startsWith('string phonetic '))).toEqual([]);
+    expect(rows.filter((r) => r.startsWith('string name '))).toEqual(['string name ana Ana', 'string name phonetica Phonetica']);
+    const ids = async (query: Record<string, string>) => ((await repo.search('Patient', query)).entry ?? []).map((e) => e.resource?.id);
+    expect(await ids({ phonetic: 'phonet' })).toEqual([a.id]);
+    expect(await ids({ 'phonetic:exact': 'Phonetica' })).toEqual([a.id]);
+    expect(await ids({ 'phonetic:missing': 'true', birthdate: 'ge1950-01-01', _sort: 'birthdate' })).toEqual([b.id]);
+    expect(await ids({ birthdate: 'le1950-01-02', _sort: '-phonetic' })).toEqual([a.id, b.id]);
+  });
+
   it('recreating a deleted resource writes its rows again', async () => {
     const repo = new PostgresFhirRepository(database.db, ctx, deps(true));
     const created = (await repo.create(patient('Holm', '1960-05-05'))).resource;
