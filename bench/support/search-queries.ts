@@ -41,7 +41,8 @@ export function patientsByName(orgId: string, name: string): SearchCase {
     query: { name },
     sql: `SELECT r.id, r.resource_data FROM fhir_resources r
           WHERE r.org_id = $1 AND r.resource_type = 'Patient' AND NOT r.deleted
-            AND r.id IN (SELECT s.id FROM fhir_search_string s WHERE s.resource_type = 'Patient' AND s.param = 'name' AND s.value LIKE $2)
+            AND r.id IN (SELECT s.id FROM fhir_search_string s
+                         WHERE s.resource_type = 'Patient' AND s.param IN ('name', 'family', 'given') AND s.value LIKE $2)
           ORDER BY r.id LIMIT 21`,
     params: [orgId, `${name.toLowerCase()}%`],
     baselinePath: `/patients?name=${encodeURIComponent(name)}`,

@@ -1,7 +1,7 @@
 import fhirpath from 'fhirpath';
 import r4Model from 'fhirpath/fhir-context/r4';
 import type { Resource } from '@medplum/fhirtypes';
-import { COLUMN_PARAMS, searchParamsOf, splitUnion, type ComponentParamType, type SearchParamDef } from './parameters.js';
+import { ADDRESS_PARTS, COLUMN_PARAMS, HUMAN_NAME_PARTS, searchParamsOf, splitUnion, type ComponentParamType, type SearchParamDef } from './parameters.js';
 import { dateRange, numberRange, MAX_INSTANT, MIN_INSTANT } from './ranges.js';
 import { normalizeReference, ofTypeKey, referenceType, refKey, textKey, tokenKeys, uriKey } from './tokens.js';
 import type { CompositeIndexRow, DateIndexRow, NumberIndexRow, ResourceIndexes, StringIndexRow } from './types.js';
@@ -17,6 +17,8 @@ type Evaluator = (resource: Resource) => TypedValue[];
 interface CompiledParam {
   def: SearchParamDef;
   evaluators: Evaluator[];
+  /** name and address parts another parameter stores */
+  skipParts?: ReadonlySet<string>;
 }
 
 /*
@@ -190,7 +192,11 @@ function compiledParams(resourceType: string): CompiledParam[] {
     for (const def of searchParamsOf(resourceType).values()) {
       // A parameter that shares another's rows (SearchParamDef.rows) has no values of its own to write.
       if (COLUMN_PARAMS.has(def.code) || def.type === 'composite' || def.rows) continue;
-      list.push({ def, evaluators: def.expressionParts.map(compileExpressionPart) });
+      list.push({
+        def,
+        evaluators: def.expressionParts.map(compileExpressionPart),
+        ...(def.partsStoredElsewhere ? { skipParts: new Set(def.partsStoredElsewhere) } : {}),
+      });
     }
     compiledByType.set(resourceType, list);
   }
@@ -322,10 +328,8 @@ function indexToken(c: IndexCollector, param: string, tv: TypedValue): void {
   }
 }
 
-const NAME_PARTS = ['family', 'given', 'prefix', 'suffix', 'text'];
-const ADDRESS_PARTS = ['line', 'city', 'district', 'state', 'postalCode', 'country', 'text'];
-
-function indexString(c: IndexCollector, param: string, tv: TypedValue): void {
+/** `skip`: parts another parameter stores (SearchParamDef.partsStoredElsewhere). */
+function indexString(c: IndexCollector, param: string, tv: TypedValue, skip?: ReadonlySet<string>): void {
   const v = tv.value;
   if (typeof v === 'string') {
     c.string(param, v);
@@ -333,10 +337,11 @@ function indexString(c: IndexCollector, param: string, tv: TypedValue): void {
   }
   if (typeof v !== 'object' || v === null) return;
   const type = tv.type ?? inferType(v);
-  const parts = type === 'HumanName' ? NAME_PARTS : type === 'Address' ? ADDRESS_PARTS : undefined;
+  const parts = type === 'HumanName' ? HUMAN_NAME_PARTS : type === 'Address' ? ADDRESS_PARTS : undefined;
   if (!parts) return;
   const o = v as Json;
   for (const p of parts) {
+    if (skip?.has(p)) continue;
     const part = o[p];
     if (Array.isArray(part)) for (const s of part) c.string(param, s);
     else c.string(param, part);
@@ -411,7 +416,7 @@ function indexReference(c: IndexCollector, param: string, tv: TypedValue): void 
   if (ref) c.refs.add(refKey(param, ref));
 }
 
-function indexValue(c: IndexCollector, type: ComponentParamType, param: string, tv: TypedValue): void {
+function indexValue(c: IndexCollector, type: ComponentParamType, param: string, tv: TypedValue, skipParts?: ReadonlySet<string>): void {
   switch (type) {
     case 'token':
       indexToken(c, param, tv);
@@ -423,7 +428,7 @@ function indexValue(c: IndexCollector, type: ComponentParamType, param: string, 
       indexReference(c, param, tv);
       break;
     case 'string':
-      indexString(c, param, tv);
+      indexString(c, param, tv, skipParts);
       break;
     case 'date':
       indexDate(c, param, tv);
@@ -607,9 +612,9 @@ function extractComposites(resource: Resource, composites: CompiledComposite[]):
  */
 export function extractIndexes(resource: Resource): ResourceIndexes {
   const c = new IndexCollector();
-  for (const { def, evaluators } of compiledParams(resource.resourceType)) {
+  for (const { def, evaluators, skipParts } of compiledParams(resource.resourceType)) {
     for (const evaluate of evaluators) {
-      for (const tv of evaluate(resource)) indexValue(c, def.type as ComponentParamType, def.code, tv);
+      for (const tv of evaluate(resource)) indexValue(c, def.type as ComponentParamType, def.code, tv, skipParts);
     }
   }
   const result = c.result();

@@ -49,6 +49,13 @@ export interface SearchParamDef {
    * `phonetic` is `Patient.name` like `name`, and reads the rows of `name` instead of storing them twice.
    */
   rows?: string;
+  /**
+   * For string parameters over a HumanName or an Address: the parts of each value that another parameter
+   * stores (Patient `family` is `Patient.name.family`, so `name` stores no family of its own) and the row
+   * names a search reads, its own first (`name`, `family`, `given`).
+   */
+  partsStoredElsewhere?: string[];
+  readsRows?: string[];
   /** `_content` (any text of the resource) and `_text` (the narrative): matched over the stored JSON. */
   fullText?: 'content' | 'narrative';
 }
@@ -223,6 +230,7 @@ function load(): Map<string, Map<string, SearchParamDef>> {
   for (const params of result.values()) {
     assignCompositeStorage(params);
     assignSharedRows(params);
+    assignPartRows(params);
   }
   return result;
 }
@@ -241,9 +249,50 @@ function assignSharedRows(params: Map<string, SearchParamDef>): void {
   }
 }
 
+/** The parts of a HumanName and of an Address that string search matches (the same lists extraction uses). */
+export const HUMAN_NAME_PARTS = ['family', 'given', 'prefix', 'suffix', 'text'];
+export const ADDRESS_PARTS = ['line', 'city', 'district', 'state', 'postalCode', 'country', 'text'];
+
+/**
+ * A string parameter over names or addresses (`Patient.address`) stores no part that a parameter of its own
+ * (`address-city`, `Patient.address.city`) stores already, and reads that parameter's rows too: a Patient's
+ * city, state, postal code, country, family and given names are each stored once instead of twice.
+ */
+function assignPartRows(params: Map<string, SearchParamDef>): void {
+  const byExpression = new Map<string, SearchParamDef>();
+  for (const p of params.values()) {
+    if (p.type === 'string' && p.expressionParts.length === 1 && !p.rows) byExpression.set(p.expressionParts[0], p);
+  }
+  for (const p of params.values()) {
+    if (p.type !== 'string' || p.expressionParts.length !== 1 || p.rows) continue;
+    const path = p.expressionParts[0];
+    const parts: string[] = [];
+    const reads: string[] = [];
+    for (const part of new Set([...HUMAN_NAME_PARTS, ...ADDRESS_PARTS])) {
+      const other = byExpression.get(`${path}.${part}`);
+      if (!other) continue;
+      parts.push(part);
+      reads.push(other.code);
+    }
+    if (parts.length === 0) continue;
+    p.partsStoredElsewhere = parts;
+    p.readsRows = [p.code, ...reads];
+  }
+  // A parameter sharing another's rows reads what that one reads.
+  for (const p of params.values()) {
+    const owner = p.rows ? params.get(p.rows) : undefined;
+    if (owner?.readsRows) p.readsRows = owner.readsRows;
+  }
+}
+
 /** The name a parameter's side-table rows are stored under (see SearchParamDef.rows). */
 export function rowsParam(p: Pick<SearchParamDef, 'code' | 'rows'>): string {
   return p.rows ?? p.code;
+}
+
+/** The row names a search of the parameter reads: its own (or those it shares) and those of its parts. */
+export function rowsRead(p: Pick<SearchParamDef, 'code' | 'rows' | 'readsRows'>): string[] {
+  return p.readsRows ?? [rowsParam(p)];
 }
 
 /** The rows of a base part with these components: equal signatures store the same values. */

@@ -1,5 +1,5 @@
 import { badRequest } from '../outcomes.js';
-import { getSearchParam, rowsParam, type CompositeComponent, type SearchParamDef } from './parameters.js';
+import { getSearchParam, rowsRead, type CompositeComponent, type SearchParamDef } from './parameters.js';
 import { isHasFilter, splitComposite, TERMINOLOGY_MODIFIERS, splitPipe, splitPrefix, unescapeValue, type HasFilter, type SearchFilter, type SearchPrefix, type SortKey } from './parse.js';
 import { dateRange, numberRange } from './ranges.js';
 import { normalizeString } from './extract.js';
@@ -68,7 +68,13 @@ export function filterCondition(b: SqlBuilder, alias: string, scope: SearchScope
 /** Resources with a row of the filter's parameter in a side table that meets cond. */
 function sideTable(b: SqlBuilder, alias: string, f: SearchFilter, table: string, cond: (t: string) => string): string {
   const t = b.alias('s');
-  return `${alias}.id IN (SELECT ${t}.id FROM ${table} ${t} WHERE ${t}.resource_type = ${b.param(f.resourceType, 'text')} AND ${t}.param = ${b.param(rowsParam(f.param), 'text')} AND ${cond(t)})`;
+  return `${alias}.id IN (SELECT ${t}.id FROM ${table} ${t} WHERE ${t}.resource_type = ${b.param(f.resourceType, 'text')} AND ${rowsCondition(b, t, f.param)} AND ${cond(t)})`;
+}
+
+/** The side-table rows of a parameter: its own, or those it shares, and those of the parts others store. */
+function rowsCondition(b: SqlBuilder, t: string, param: SearchParamDef): string {
+  const names = rowsRead(param);
+  return names.length === 1 ? `${t}.param = ${b.param(names[0], 'text')}` : `${t}.param = ANY(${b.param(names, 'text[]')})`;
 }
 
 const SIDE_TABLE: Record<string, string> = {
@@ -434,7 +440,7 @@ export function sortExpression(b: SqlBuilder, alias: string, resourceType: strin
   if (param.code === '_lastUpdated') return { sql: `${alias}.last_updated`, type: 'timestamptz' };
   const t = b.alias('o');
   const own = (table: string) =>
-    `FROM ${table} ${t} WHERE ${t}.resource_type = ${b.param(resourceType, 'text')} AND ${t}.id = ${alias}.id AND ${t}.param = ${b.param(rowsParam(param), 'text')}`;
+    `FROM ${table} ${t} WHERE ${t}.resource_type = ${b.param(resourceType, 'text')} AND ${t}.id = ${alias}.id AND ${rowsCondition(b, t, param)}`;
   switch (param.type) {
     case 'string':
       return { sql: `(SELECT ${agg}(${t}.value) ${own('fhir_search_string')})`, type: 'text' };

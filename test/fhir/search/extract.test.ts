@@ -63,12 +63,20 @@ describe('extractIndexes', () => {
     expect(ix.strings).toEqual(
       expect.arrayContaining([
         { param: 'family', value: 'muller', exact: 'Müller' },
-        { param: 'name', value: 'jose', exact: 'José' },
+        { param: 'given', value: 'jose', exact: 'José' },
         { param: 'given', value: 'ann', exact: 'Ann' },
         { param: 'address-city', value: 'springfield', exact: 'Springfield' },
         { param: 'address', value: '1 main st', exact: '1 Main St' },
       ]),
     );
+  });
+
+  it('stores each name and address part once: under family, given, address-city… and not again under name or address', () => {
+    const values = (param: string) => ix.strings.filter((s) => s.param === param).map((s) => s.value);
+    expect(values('name')).toEqual([]);
+    expect(values('address')).toEqual(['1 main st']);
+    expect(values('address-postalcode')).toEqual(['12345']);
+    expect(values('phonetic')).toEqual([]);
   });
 
   it('keeps the text of coded values for :text on the resource row, normalised, not as string rows', () => {
