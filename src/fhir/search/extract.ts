@@ -1,9 +1,9 @@
 import fhirpath from 'fhirpath';
 import r4Model from 'fhirpath/fhir-context/r4';
 import type { Resource } from '@medplum/fhirtypes';
-import { ADDRESS_PARTS, COLUMN_PARAMS, HUMAN_NAME_PARTS, searchParamsOf, splitUnion, type ComponentParamType, type SearchParamDef } from './parameters.js';
+import { ADDRESS_PARTS, COLUMN_PARAMS, HUMAN_NAME_PARTS, isPhonetic, searchParamsOf, splitUnion, type ComponentParamType, type SearchParamDef } from './parameters.js';
 import { dateRange, numberRange, MAX_INSTANT, MIN_INSTANT } from './ranges.js';
-import { normalizeReference, ofTypeKey, referenceType, refKey, textKey, tokenKeys, uriKey } from './tokens.js';
+import { normalizeReference, ofTypeKey, phoneticKeys, referenceType, refKey, textKey, tokenKeys, uriKey } from './tokens.js';
 import type { CompositeIndexRow, DateIndexRow, NumberIndexRow, ResourceIndexes, StringIndexRow } from './types.js';
 
 /** A value found by a parameter's expression, with its FHIR type when the model knows it. */
@@ -190,8 +190,10 @@ function compiledParams(resourceType: string): CompiledParam[] {
   if (!list) {
     list = [];
     for (const def of searchParamsOf(resourceType).values()) {
-      // A parameter that shares another's rows (SearchParamDef.rows) has no values of its own to write.
-      if (COLUMN_PARAMS.has(def.code) || def.type === 'composite' || def.rows) continue;
+      if (COLUMN_PARAMS.has(def.code) || def.type === 'composite') continue;
+      // A parameter that shares another's rows (SearchParamDef.rows) has no rows of its own to write; `phonetic`
+      // still writes its Soundex keys.
+      if (def.rows && !isPhonetic(def)) continue;
       list.push({
         def,
         evaluators: def.expressionParts.map(compileExpressionPart),
@@ -346,6 +348,14 @@ function indexString(c: IndexCollector, param: string, tv: TypedValue, skip?: Re
     if (Array.isArray(part)) for (const s of part) c.string(param, s);
     else c.string(param, part);
   }
+}
+
+/** Soundex keys of the family and given names of a HumanName (see phoneticKeys); its text rows are `name`'s. */
+function indexPhonetic(c: IndexCollector, param: string, tv: TypedValue): void {
+  const v = tv.value;
+  const name = typeof v === 'object' && v !== null ? (v as Json) : undefined;
+  const words = typeof v === 'string' ? [v] : name ? [name.family, ...((name.given as unknown[] | undefined) ?? [])] : [];
+  for (const w of words) if (typeof w === 'string') for (const k of phoneticKeys(param, w)) c.tokens.add(k);
 }
 
 function indexDateText(c: IndexCollector, param: string, text: unknown): void {
@@ -614,7 +624,10 @@ export function extractIndexes(resource: Resource): ResourceIndexes {
   const c = new IndexCollector();
   for (const { def, evaluators, skipParts } of compiledParams(resource.resourceType)) {
     for (const evaluate of evaluators) {
-      for (const tv of evaluate(resource)) indexValue(c, def.type as ComponentParamType, def.code, tv, skipParts);
+      for (const tv of evaluate(resource)) {
+        if (isPhonetic(def)) indexPhonetic(c, def.code, tv);
+        else indexValue(c, def.type as ComponentParamType, def.code, tv, skipParts);
+      }
     }
   }
   const result = c.result();

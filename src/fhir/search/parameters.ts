@@ -285,6 +285,11 @@ function assignPartRows(params: Map<string, SearchParamDef>): void {
   }
 }
 
+/** `phonetic` (Patient, Practitioner, Person, RelatedPerson): also matched by Soundex (see phoneticKeys). */
+export function isPhonetic(p: Pick<SearchParamDef, 'code' | 'type'>): boolean {
+  return p.code === 'phonetic' && p.type === 'string';
+}
+
 /** The name a parameter's side-table rows are stored under (see SearchParamDef.rows). */
 export function rowsParam(p: Pick<SearchParamDef, 'code' | 'rows'>): string {
   return p.rows ?? p.code;
@@ -359,5 +364,6 @@ function withModifiers(p: SearchParamDef): string {
   if (p.type === 'reference') modifiers = [...modifiers, ':[type]', 'chaining (.param)'];
   let extra = `Modifiers: ${modifiers.join(', ')}.`;
   if (p.components) extra += ` Components, separated by $: ${p.components.map((c) => `${c.code} (${c.type})`).join(' $ ')}.`;
+  if (isPhonetic(p)) extra += ' Matches a family or given name with the same Soundex code, or one starting with the value.';
   return p.description ? `${p.description}\n\n${extra}` : extra;
 }

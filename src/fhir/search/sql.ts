@@ -1,9 +1,9 @@
 import { badRequest } from '../outcomes.js';
-import { getSearchParam, rowsRead, type CompositeComponent, type SearchParamDef } from './parameters.js';
+import { getSearchParam, isPhonetic, rowsRead, type CompositeComponent, type SearchParamDef } from './parameters.js';
 import { isHasFilter, splitComposite, TERMINOLOGY_MODIFIERS, splitPipe, splitPrefix, unescapeValue, type HasFilter, type SearchFilter, type SearchPrefix, type SortKey } from './parse.js';
 import { dateRange, numberRange } from './ranges.js';
 import { normalizeString } from './extract.js';
-import { ofTypeKey, refKey, refPrefix, textKey, tokenPrefixes, tokenSearchKey, uriKey } from './tokens.js';
+import { ofTypeKey, phoneticKeys, refKey, refPrefix, textKey, tokenPrefixes, tokenSearchKey, uriKey } from './tokens.js';
 
 /*
  * Search becomes SQL here and only here. Every value from the request goes through SqlBuilder.param() and
@@ -223,9 +223,13 @@ function stringMatch(b: SqlBuilder, value: string, exact: string, raw: string, m
 }
 
 function stringCondition(b: SqlBuilder, alias: string, f: SearchFilter): string {
-  return sideTable(b, alias, f, 'fhir_search_string', (t) =>
+  const rows = sideTable(b, alias, f, 'fhir_search_string', (t) =>
     or(f.values.map((raw) => stringMatch(b, `${t}.value`, `${t}.exact`, raw, f.modifier))),
   );
+  if (!isPhonetic(f.param) || f.modifier) return rows;
+  // A name that sounds the same (Soundex), or one that starts with the value as any string search would.
+  const keys = f.values.flatMap((raw) => phoneticKeys(f.param.code, unescapeValue(raw)));
+  return keys.length === 0 ? rows : `(${rows} OR ${alias}.tokens && ${b.param(keys, 'text[]')})`;
 }
 
 interface SearchDate {

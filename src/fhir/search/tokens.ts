@@ -1,3 +1,5 @@
+import { soundex } from 'soundex-code';
+
 /**
  * How token, uri and reference values are written into the GIN-indexed `tokens` and `refs` arrays of
  * fhir_resources. Extraction (write side) and the query builder (read side) both use only these functions,
@@ -38,6 +40,22 @@ export function tokenSearchKey(param: string, system: string | undefined, code: 
   // system === undefined: no `|` in the search value → any system.
   if (system === undefined) return `${param}=${code ?? ''}`;
   return `${param}|${escapePart(system)}|${code ?? ''}`;
+}
+
+/*
+ * `phonetic` ("a portion of either family or given name using some kind of phonetic matching algorithm") is
+ * matched by Soundex, the classic algorithm for names: every word of a family or given name is stored as a
+ * `phonetic=S530` key, and a search word matches a name with the same key (Smyth finds Smith).
+ */
+
+/** The Soundex keys of the words of a name (letters only; words without a letter have none). */
+export function phoneticKeys(param: string, text: string): string[] {
+  const words = normalizeForPhonetic(text).match(/[a-z]+/g) ?? [];
+  return words.map((w) => tokenSearchKey(param, undefined, soundex(w)));
+}
+
+function normalizeForPhonetic(text: string): string {
+  return text.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
 }
 
 /** Key of an Identifier by its type, for the `:of-type` modifier. */

@@ -77,6 +77,8 @@ describe('extractIndexes', () => {
     expect(values('address')).toEqual(['1 main st']);
     expect(values('address-postalcode')).toEqual(['12345']);
     expect(values('phonetic')).toEqual([]);
+    // phonetic keeps Soundex keys of family and given names instead (Müller → M460, José → J200, Ann → A500).
+    expect(ix.tokens.filter((t) => t.startsWith('phonetic=')).sort()).toEqual(['phonetic=A500', 'phonetic=J200', 'phonetic=M460']);
   });
 
   it('keeps the text of coded values for :text on the resource row, normalised, not as string rows', () => {

@@ -117,6 +117,12 @@ describe.each(testDatabaseKinds())('index rows folded into the write statement, 
     expect(await ids({ 'name:contains': 'oneti' })).toEqual([a.id]);
     expect(await ids({ family: 'zel' })).toEqual([]);
     expect(await ids({ phonetic: 'phonet' })).toEqual([a.id]);
+    // Names that sound the same (Soundex), in any word of a family or given name.
+    expect(await ids({ phonetic: 'Fonetica' })).toEqual([]);
+    expect(await ids({ phonetic: 'Phonetika' })).toEqual([a.id]);
+    expect(await ids({ phonetic: 'Zeldah' })).toEqual([a.id]);
+    expect(await ids({ phonetic: 'Jones' })).toEqual([]);
+    expect(await ids({ name: 'Phonetika' })).toEqual([]);
     expect(await ids({ 'phonetic:exact': 'Phonetica' })).toEqual([a.id]);
     expect(await ids({ 'phonetic:missing': 'true', birthdate: 'ge1950-01-01', _sort: 'birthdate' })).toEqual([b.id]);
     expect(await ids({ 'name:missing': 'false', birthdate: 'le1950-01-02' })).toEqual([a.id]);
