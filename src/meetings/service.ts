@@ -470,22 +470,21 @@ export class MeetingService {
 
     const repo = this.opts.store.repositoryInTransaction(tx, { orgId: meeting.org_id, baseUrl: this.fhirBaseUrl });
     const writes: Resource[] = [];
-    if (meeting.encounter_id) {
-      const encounter = await repo.readForUpdate<Encounter>('Encounter', meeting.encounter_id);
-      if (encounter && encounter.status !== 'finished') {
-        const finished = finishEncounter(encounter, now);
-        writes.push(finished);
-        events.push({ type: 'encounter_finished', data: { encounterId: meeting.encounter_id, lengthMinutes: finished.length?.value }, trigger });
-      }
+    // The Encounter and the Appointment, locked by one statement.
+    const [encounter, appointment] = (await repo.readManyForUpdate([
+      { resourceType: 'Encounter', id: meeting.encounter_id },
+      { resourceType: 'Appointment', id: meeting.appointment_id },
+    ])) as [Encounter | undefined, Appointment | undefined];
+    if (encounter && encounter.status !== 'finished') {
+      const finished = finishEncounter(encounter, now);
+      writes.push(finished);
+      events.push({ type: 'encounter_finished', data: { encounterId: encounter.id, lengthMinutes: finished.length?.value }, trigger });
     }
-    if (meeting.appointment_id) {
-      const appointment = await repo.readForUpdate<Appointment>('Appointment', meeting.appointment_id);
-      if (appointment && isAppointmentOpen(appointment)) {
-        // A visit that never started did not happen, whoever waited in the room.
-        const to = tookPart && meeting.started_at ? 'fulfilled' : 'noshow';
-        writes.push({ ...appointment, status: to });
-        events.push({ type: 'appointment_status_changed', data: { appointmentId: appointment.id, from: appointment.status, to }, trigger });
-      }
+    if (appointment && isAppointmentOpen(appointment)) {
+      // A visit that never started did not happen, whoever waited in the room.
+      const to = tookPart && meeting.started_at ? 'fulfilled' : 'noshow';
+      writes.push({ ...appointment, status: to });
+      events.push({ type: 'appointment_status_changed', data: { appointmentId: appointment.id, from: appointment.status, to }, trigger });
     }
     // The events and the provider's end-room call ride on the last FHIR write, or go alone when there is none.
     const endRoom = opts.endAtProvider ? store.endRoomPart(meeting, reason, now) : undefined;

@@ -467,9 +467,35 @@ export class PostgresFhirRepository implements FhirRepository {
   }
 
   async readForUpdate<T extends Resource = Resource>(resourceType: string, id: string): Promise<T | undefined> {
-    const current = await this.lockCurrent(resourceType, id);
+    return this.visible(await this.lockCurrent(resourceType, id)) as T | undefined;
+  }
+
+  async readManyForUpdate(keys: { resourceType: string; id?: string | null }[]): Promise<(Resource | undefined)[]> {
+    const tx = this.requireTx();
+    const held = lockedRowsOf(tx);
+    const wanted = new Map<string, { resourceType: string; id: string }>();
+    for (const { resourceType, id } of keys) if (id) wanted.set(`${resourceType}/${id}`, { resourceType, id });
+    const missing = [...wanted].filter(([key]) => !held.has(key)).map(([, k]) => k);
+    if (missing.length > 0) {
+      // Primary-key matches only (see BY_KEY), locked in key order: two transactions that lock the same rows
+      // this way take them in the same order and cannot deadlock.
+      const params = missing.flatMap((k) => [k.resourceType, k.id]);
+      const matches = missing.map((_, i) => `(resource_type = $${2 * i + 1} AND id = $${2 * i + 2})`).join(' OR ');
+      const r = await tx.query<CurrentRow & { resource_type: string; id: string }>(
+        `SELECT resource_type, id, org_id, version_id, deleted, content_hash, resource_data FROM fhir_resources
+         WHERE ${matches} ORDER BY resource_type, id FOR UPDATE`,
+        params,
+        { prepare: true },
+      );
+      for (const { resource_type, id, ...row } of r.rows) held.set(`${resource_type}/${id}`, row);
+    }
+    return keys.map((k) => (k.id ? this.visible(held.get(`${k.resourceType}/${k.id}`)) : undefined));
+  }
+
+  /** What readForUpdate gives for a locked row: undefined where read would answer 404 or 410. */
+  private visible(current: CurrentRow | undefined): Resource | undefined {
     if (!current || current.deleted || current.org_id !== this.context.orgId) return undefined;
-    return current.resource_data as T;
+    return current.resource_data;
   }
 
   /**

@@ -72,6 +72,8 @@ export interface FhirRepository {
    * it and update it with nobody writing in between. Undefined where read would answer 404 or 410.
    */
   readForUpdate<T extends Resource = Resource>(resourceType: string, id: string): Promise<T | undefined>;
+  /** readForUpdate of several resources in one statement, in the order asked (a key without an id gives undefined). */
+  readManyForUpdate(keys: { resourceType: string; id?: string | null }[]): Promise<(Resource | undefined)[]>;
   vread<T extends Resource = Resource>(resourceType: string, id: string, versionId: string): Promise<T>;
   history(resourceType: string | undefined, id: string | undefined, opts?: HistoryOptions): Promise<Bundle>;
   /** Update, or create with the caller's id when it does not exist (update-as-create). */

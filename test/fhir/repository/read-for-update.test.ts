@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Patient } from '@medplum/fhirtypes';
+import type { Patient, Practitioner } from '@medplum/fhirtypes';
 import { createDefaultFhirStore } from '../../../src/fhir/default-store.js';
 import type { FhirStore } from '../../../src/fhir/store.js';
 import { createTestDatabase, testDatabaseKinds } from '../../support/db.js';
@@ -63,5 +63,52 @@ describe.each(testDatabaseKinds())('readForUpdate on %s', (kind) => {
     const final = await repo.read<Patient>('Patient', resource.id!);
     expect(final.name?.[0].given?.sort()).toEqual(Array.from({ length: writers }, (_, i) => `w${i}`).sort());
     expect(final.meta?.versionId).toBe(String(writers + 1));
+  });
+
+  it('locks several resources in one statement, in the order asked, with the same answers as readForUpdate', async () => {
+    const repo = store.repository(ctx);
+    const { resource: a } = await repo.create<Patient>({ resourceType: 'Patient', name: [{ family: 'ManyA' }] });
+    const { resource: b } = await repo.create<Practitioner>({ resourceType: 'Practitioner', name: [{ family: 'ManyB' }] });
+    const { resource: gone } = await repo.create<Patient>({ resourceType: 'Patient' });
+    await repo.delete('Patient', gone.id!);
+    const { resource: theirs } = await store.repository({ ...ctx, orgId: 'org-other' }).create<Patient>({ resourceType: 'Patient' });
+    await repo.withTransaction(async (tx) => {
+      const got = await tx.readManyForUpdate([
+        { resourceType: 'Practitioner', id: b.id },
+        { resourceType: 'Patient', id: a.id },
+        { resourceType: 'Patient', id: gone.id },
+        { resourceType: 'Patient', id: theirs.id },
+        { resourceType: 'Patient', id: 'never-existed' },
+        { resourceType: 'Patient', id: undefined },
+      ]);
+      expect(got.map((r) => r?.id)).toEqual([b.id, a.id, undefined, undefined, undefined, undefined]);
+      // Held: the updates build on the locked rows.
+      await tx.update({ ...(got[1] as Patient), gender: 'other' });
+      expect((await tx.readForUpdate<Patient>('Patient', a.id!))?.gender).toBe('other');
+    });
+    expect((await repo.read<Patient>('Patient', a.id!)).meta?.versionId).toBe('2');
+  });
+
+  it('two transactions locking the same two resources in opposite orders both finish, one after the other', async () => {
+    const repo = store.repository(ctx);
+    const { resource: a } = await repo.create<Patient>({ resourceType: 'Patient', name: [{ family: 'Order', given: [] }] });
+    const { resource: b } = await repo.create<Practitioner>({ resourceType: 'Practitioner', name: [{ family: 'Order', given: [] }] });
+    const keyA = { resourceType: 'Patient', id: a.id };
+    const keyB = { resourceType: 'Practitioner', id: b.id };
+    const run = (keys: { resourceType: string; id?: string }[], tag: string) =>
+      repo.withTransaction(async (tx) => {
+        const rows = await tx.readManyForUpdate(keys);
+        await new Promise((r) => setTimeout(r, 50));
+        for (const row of rows) {
+          const r = row as Patient;
+          await tx.update({ ...r, name: [{ family: 'Order', given: [...(r.name?.[0].given ?? []), tag] }] });
+        }
+      });
+    await Promise.all([run([keyA, keyB], 'one'), run([keyB, keyA], 'two')]);
+    for (const [type, id] of [['Patient', a.id!], ['Practitioner', b.id!]] as const) {
+      const final = await repo.read<Patient>(type, id);
+      expect(final.name?.[0].given?.sort()).toEqual(['one', 'two']);
+      expect(final.meta?.versionId).toBe('3');
+    }
   });
 });
