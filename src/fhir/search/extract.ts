@@ -3,7 +3,7 @@ import r4Model from 'fhirpath/fhir-context/r4';
 import type { Resource } from '@medplum/fhirtypes';
 import { ADDRESS_PARTS, COLUMN_PARAMS, HUMAN_NAME_PARTS, isPhonetic, searchParamsOf, splitUnion, type ComponentParamType, type SearchParamDef } from './parameters.js';
 import { dateRange, numberRange, MAX_INSTANT, MIN_INSTANT } from './ranges.js';
-import { normalizeReference, ofTypeKey, phoneticKeys, referenceType, refKey, textKey, tokenKeys, uriKey } from './tokens.js';
+import { normalizeReference, normalizeString, ofTypeKey, phoneticKeys, referenceType, refKey, textKey, tokenKeys, uriKey } from './tokens.js';
 import type { CompositeIndexRow, DateIndexRow, NumberIndexRow, ResourceIndexes, StringIndexRow } from './types.js';
 
 /** A value found by a parameter's expression, with its FHIR type when the model knows it. */
@@ -232,14 +232,6 @@ function inferType(value: unknown): string | undefined {
     default:
       return undefined;
   }
-}
-
-/** Lower case with accents removed: how string search compares. */
-export function normalizeString(s: string): string {
-  // Only NFD-decompose text that has non-ASCII characters: most values are ASCII and this is the hot path.
-  // eslint-disable-next-line no-control-regex
-  const ascii = /^[\x00-\x7f]*$/.test(s);
-  return (ascii ? s : s.normalize('NFD').replace(/[\u0300-\u036f]/g, '')).toLowerCase();
 }
 
 class IndexCollector {

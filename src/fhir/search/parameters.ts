@@ -291,7 +291,7 @@ export function isPhonetic(p: Pick<SearchParamDef, 'code' | 'type'>): boolean {
 }
 
 /** The name a parameter's side-table rows are stored under (see SearchParamDef.rows). */
-export function rowsParam(p: Pick<SearchParamDef, 'code' | 'rows'>): string {
+function rowsParam(p: Pick<SearchParamDef, 'code' | 'rows'>): string {
   return p.rows ?? p.code;
 }
 

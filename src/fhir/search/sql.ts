@@ -2,8 +2,7 @@ import { badRequest } from '../outcomes.js';
 import { getSearchParam, isPhonetic, rowsRead, type CompositeComponent, type SearchParamDef } from './parameters.js';
 import { isHasFilter, splitComposite, TERMINOLOGY_MODIFIERS, splitPipe, splitPrefix, unescapeValue, type HasFilter, type SearchFilter, type SearchPrefix, type SortKey } from './parse.js';
 import { dateRange, numberRange } from './ranges.js';
-import { normalizeString } from './extract.js';
-import { ofTypeKey, phoneticKeys, refKey, refPrefix, textKey, tokenPrefixes, tokenSearchKey, uriKey } from './tokens.js';
+import { normalizeString, ofTypeKey, phoneticKeys, refKey, refPrefix, textKey, tokenPrefixes, tokenSearchKey, uriKey } from './tokens.js';
 
 /*
  * Search becomes SQL here and only here. Every value from the request goes through SqlBuilder.param() and

@@ -50,12 +50,16 @@ export function tokenSearchKey(param: string, system: string | undefined, code: 
 
 /** The Soundex keys of the words of a name (letters only; words without a letter have none). */
 export function phoneticKeys(param: string, text: string): string[] {
-  const words = normalizeForPhonetic(text).match(/[a-z]+/g) ?? [];
+  const words = normalizeString(text).match(/[a-z]+/g) ?? [];
   return words.map((w) => tokenSearchKey(param, undefined, soundex(w)));
 }
 
-function normalizeForPhonetic(text: string): string {
-  return text.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+/** Lower case with accents removed: how string search, `:text` and `phonetic` compare. */
+export function normalizeString(s: string): string {
+  // Only NFD-decompose text that has non-ASCII characters: most values are ASCII and this is the hot path.
+  // eslint-disable-next-line no-control-regex
+  const ascii = /^[\x00-\x7f]*$/.test(s);
+  return (ascii ? s : s.normalize('NFD').replace(/[\u0300-\u036f]/g, '')).toLowerCase();
 }
 
 /** Key of an Identifier by its type, for the `:of-type` modifier. */

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Resource } from '@medplum/fhirtypes';
-import { extractIndexes, normalizeString } from '../../../src/fhir/search/extract.js';
+import { extractIndexes } from '../../../src/fhir/search/extract.js';
 import { getSearchParam, searchParamsForCapabilityStatement } from '../../../src/fhir/search/parameters.js';
 import { dateRange, numberRange } from '../../../src/fhir/search/ranges.js';
-import { ofTypeKey, textKey, tokenKeys, tokenSearchKey } from '../../../src/fhir/search/tokens.js';
+import { normalizeString, ofTypeKey, textKey, tokenKeys, tokenSearchKey } from '../../../src/fhir/search/tokens.js';
 
 const patient: Resource = {
   resourceType: 'Patient',
