@@ -446,18 +446,28 @@ export class PostgresFhirRepository implements FhirRepository {
    * again: nobody else can have changed it, and this transaction's own writes keep the copy up to date.
    */
   private async lockCurrent(resourceType: string, id: string): Promise<CurrentRow | undefined> {
+    await this.lockRows([{ resourceType, id }]);
+    return lockedRowsOf(this.requireTx()).get(`${resourceType}/${id}`);
+  }
+
+  /**
+   * Locks the current rows of these resources that this transaction does not hold yet, in one statement:
+   * primary-key matches only (see BY_KEY), in key order, so two transactions that lock the same rows take them
+   * in the same order and cannot deadlock.
+   */
+  private async lockRows(keys: { resourceType: string; id: string }[]): Promise<void> {
     const tx = this.requireTx();
-    const key = `${resourceType}/${id}`;
-    const held = lockedRowsOf(tx).get(key);
-    if (held) return held;
-    const r = await tx.query<CurrentRow>(
-      `SELECT org_id, version_id, deleted, content_hash, resource_data FROM fhir_resources
-       WHERE resource_type = $1 AND id = $2 FOR UPDATE`,
-      [resourceType, id],
+    const held = lockedRowsOf(tx);
+    const missing = [...new Map(keys.map((k) => [`${k.resourceType}/${k.id}`, k]))].filter(([key]) => !held.has(key)).map(([, k]) => k);
+    if (missing.length === 0) return;
+    const matches = missing.map((_, i) => `(resource_type = $${2 * i + 1} AND id = $${2 * i + 2})`).join(' OR ');
+    const r = await tx.query<CurrentRow & { resource_type: string; id: string }>(
+      `SELECT resource_type, id, org_id, version_id, deleted, content_hash, resource_data FROM fhir_resources
+       WHERE ${matches} ORDER BY resource_type, id FOR UPDATE`,
+      missing.flatMap((k) => [k.resourceType, k.id]),
       { prepare: true },
     );
-    if (r.rows[0]) lockedRowsOf(tx).set(key, r.rows[0]);
-    return r.rows[0];
+    for (const { resource_type, id, ...row } of r.rows) held.set(`${resource_type}/${id}`, row);
   }
 
   /** Records what this transaction wrote to a row it holds, for the next lockCurrent of that row. */
@@ -471,24 +481,8 @@ export class PostgresFhirRepository implements FhirRepository {
   }
 
   async readManyForUpdate(keys: { resourceType: string; id?: string | null }[]): Promise<(Resource | undefined)[]> {
-    const tx = this.requireTx();
-    const held = lockedRowsOf(tx);
-    const wanted = new Map<string, { resourceType: string; id: string }>();
-    for (const { resourceType, id } of keys) if (id) wanted.set(`${resourceType}/${id}`, { resourceType, id });
-    const missing = [...wanted].filter(([key]) => !held.has(key)).map(([, k]) => k);
-    if (missing.length > 0) {
-      // Primary-key matches only (see BY_KEY), locked in key order: two transactions that lock the same rows
-      // this way take them in the same order and cannot deadlock.
-      const params = missing.flatMap((k) => [k.resourceType, k.id]);
-      const matches = missing.map((_, i) => `(resource_type = $${2 * i + 1} AND id = $${2 * i + 2})`).join(' OR ');
-      const r = await tx.query<CurrentRow & { resource_type: string; id: string }>(
-        `SELECT resource_type, id, org_id, version_id, deleted, content_hash, resource_data FROM fhir_resources
-         WHERE ${matches} ORDER BY resource_type, id FOR UPDATE`,
-        params,
-        { prepare: true },
-      );
-      for (const { resource_type, id, ...row } of r.rows) held.set(`${resource_type}/${id}`, row);
-    }
+    await this.lockRows(keys.filter((k): k is { resourceType: string; id: string } => !!k.id));
+    const held = lockedRowsOf(this.requireTx());
     return keys.map((k) => (k.id ? this.visible(held.get(`${k.resourceType}/${k.id}`)) : undefined));
   }
 
