@@ -89,7 +89,7 @@ describe.each(testDatabaseKinds())('readForUpdate on %s', (kind) => {
     expect((await repo.read<Patient>('Patient', a.id!)).meta?.versionId).toBe('2');
   });
 
-  it('two transactions locking the same two resources in opposite orders both finish, one after the other', async () => {
+  it('two transactions locking the same two resources, asked in opposite orders, wait for each other and lose no update', async () => {
     const repo = store.repository(ctx);
     const { resource: a } = await repo.create<Patient>({ resourceType: 'Patient', name: [{ family: 'Order', given: [] }] });
     const { resource: b } = await repo.create<Practitioner>({ resourceType: 'Practitioner', name: [{ family: 'Order', given: [] }] });
