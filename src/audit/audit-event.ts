@@ -31,6 +31,10 @@ export interface AuditRecord {
   address?: string;
   /** the resource acted on, e.g. "Patient/123" or "Patient/123/_history/2" */
   what?: string;
+  /** several resources acted on alike (reads folded into one event); takes the place of `what` */
+  whats?: readonly string[];
+  /** when the activity took place, for an event that records accesses over a stretch of time */
+  period?: { start: Date; end: Date };
   /** the resource type acted on, for type-level interactions (search, create) */
   whatType?: string;
   /** the search or operation query as sent */
@@ -76,14 +80,17 @@ function agentOf(record: AuditRecord): AuditEventAgent {
   };
 }
 
+// 2 = System Object: a record held by this server
+const SYSTEM_OBJECT: Coding = { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2', display: 'System Object' };
+
 function entityOf(record: AuditRecord): AuditEventEntity[] | undefined {
+  if (record.whats) return record.whats.map((reference) => ({ what: { reference }, type: SYSTEM_OBJECT }));
   if (!record.what && !record.whatType && !record.query) return undefined;
   const what: Reference | undefined = record.what ? { reference: record.what } : record.whatType ? { type: record.whatType as Reference['type'] } : undefined;
   return [
     {
       ...(what ? { what } : {}),
-      // 2 = System Object: a record held by this server
-      type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2', display: 'System Object' },
+      type: SYSTEM_OBJECT,
       ...(record.query ? { query: Buffer.from(record.query, 'utf8').toString('base64') } : {}),
     },
   ];
@@ -97,6 +104,7 @@ export function buildAuditEvent(record: AuditRecord): AuditEvent {
     type: REST_TYPE,
     subtype: [{ system: INTERACTION_SYSTEM, code: record.interaction, display: record.interaction }],
     action: ACTION[record.interaction],
+    ...(record.period ? { period: { start: record.period.start.toISOString(), end: record.period.end.toISOString() } } : {}),
     recorded: (record.recorded ?? new Date()).toISOString(),
     outcome: record.outcome,
     ...(record.outcomeDesc ? { outcomeDesc: record.outcomeDesc } : {}),

@@ -63,7 +63,8 @@ function splitOnce(s: string, sep: string): [string, string] {
 /**
  * Records every request to the FHIR endpoint that touches health data, whatever its outcome — including
  * requests without a token and requests the scopes refused. Successful writes were already recorded inside
- * their transaction; everything else goes through the batch writer.
+ * their transaction; everything else goes through the batch writer, which folds each caller's successful
+ * reads into one event per flush.
  */
 export function registerFhirAudit(app: FastifyInstance, writer: AuditBatchWriter): void {
   app.addHook('onResponse', async (request: FastifyRequest, reply) => {
@@ -74,6 +75,10 @@ export function registerFhirAudit(app: FastifyInstance, writer: AuditBatchWriter
     const scope = scopeOfRequest(request);
     if (status < 400 && WRITES.has(access.interaction) && (scope?.auditedWrites ?? 0) > 0) return;
     const principal = request.principal;
+    if (status < 400 && (access.interaction === 'read' || access.interaction === 'vread') && access.what) {
+      writer.recordRead({ orgId: principal?.orgId ?? DEFAULT_ORG_ID, interaction: access.interaction, principal, address: request.ip, what: access.what });
+      return;
+    }
     writer.enqueue({
       orgId: principal?.orgId ?? DEFAULT_ORG_ID,
       event: buildAuditEvent({ ...access, ...outcomeOfStatus(status), principal, address: request.ip }),

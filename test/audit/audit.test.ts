@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '@medplum/fhirtypes';
 import { buildAuditEvent } from '../../src/audit/audit-event.js';
-import { AuditBatchWriter } from '../../src/audit/batch-writer.js';
+import { AuditBatchWriter, MAX_READS_PER_EVENT } from '../../src/audit/batch-writer.js';
 import { fhirAccessOf } from '../../src/audit/http-audit.js';
 import type { Database } from '../../src/db/database.js';
 import { extractIndexes } from '../../src/fhir/search/index.js';
@@ -30,6 +30,7 @@ async function waitForAudit(db: Database, orgId: string, match: (e: AuditEvent) 
 }
 
 const subtype = (e: AuditEvent) => e.subtype?.[0]?.code;
+const readsOf = (e: AuditEvent) => (e.entity ?? []).map((entity) => entity.what?.reference);
 
 describe('AuditEvent construction', () => {
   it('builds events that pass the FHIR R4 validator', () => {
@@ -41,6 +42,13 @@ describe('AuditEvent construction', () => {
       buildAuditEvent({ interaction: 'create', outcome: '4', outcomeDesc: 'forbidden', principal: { ...principal, kind: 'client', subject: 'c1', fhirUser: undefined } }),
       buildAuditEvent({ interaction: 'history-system', outcome: '4', outcomeDesc: 'unauthenticated' }),
       buildAuditEvent({ interaction: 'delete', outcome: '8', outcomeDesc: 'HTTP 500', principal, what: 'Patient/1/_history/3' }),
+      buildAuditEvent({
+        interaction: 'read',
+        outcome: '0',
+        principal,
+        whats: ['Patient/1', 'Patient/2'],
+        period: { start: new Date('2026-01-01T10:00:00.000Z'), end: new Date('2026-01-01T10:00:00.900Z') },
+      }),
     ];
     for (const event of samples) expect(() => validateResource(event)).not.toThrow();
     expect(samples[0]).toMatchObject({
@@ -133,7 +141,7 @@ describe.each(testDatabaseKinds())('audit trail on %s', (kind) => {
   it('records reads, searches, failures and forbidden attempts through the batch writer', async () => {
     const created = (await as(practitioner.token, 'POST', '/fhir/Patient', { resourceType: 'Patient' })).json();
     await as(practitioner.token, 'GET', `/fhir/Patient/${created.id}`);
-    await waitForAudit(server.db, orgId, (e) => subtype(e) === 'read' && e.entity?.[0]?.what?.reference === `Patient/${created.id}` && e.outcome === '0');
+    await waitForAudit(server.db, orgId, (e) => subtype(e) === 'read' && readsOf(e).includes(`Patient/${created.id}`) && e.outcome === '0');
 
     await as(practitioner.token, 'GET', '/fhir/Patient?family=Nobody');
     const search = await waitForAudit(server.db, orgId, (e) => subtype(e) === 'search-type' && e.entity?.[0]?.what?.type === 'Patient');
@@ -152,9 +160,39 @@ describe.each(testDatabaseKinds())('audit trail on %s', (kind) => {
     expect(anonymous.agent[0].who?.display).toBe('unauthenticated caller');
   });
 
+  it('folds one caller\'s successful reads into one event that FHIR search finds by each resource', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await as(practitioner.token, 'POST', '/fhir/Patient', { resourceType: 'Patient', name: [{ family: `Folded${i}` }] })).json().id);
+    const before = Date.now();
+    for (const id of [...ids, ids[0]]) expect((await as(practitioner.token, 'GET', `/fhir/Patient/${id}`)).statusCode).toBe(200);
+    expect((await as(admin.token, 'GET', `/fhir/Patient/${ids[1]}`)).statusCode).toBe(200);
+    expect((await as(practitioner.token, 'GET', `/fhir/Patient/${ids[2]}/_history/1`)).statusCode).toBe(200);
+    expect((await as(practitioner.token, 'GET', '/fhir/Patient/folded-missing')).statusCode).toBe(404);
+    const after = Date.now();
+
+    const folded = await waitForAudit(server.db, orgId, (e) => subtype(e) === 'read' && readsOf(e).includes(`Patient/${ids[0]}`));
+    expect(folded.agent[0].who?.reference).toBe(practitioner.fhirUser);
+    // each resource once, in the order first read; the admin's read and the vread are events of their own
+    expect(readsOf(folded).filter((r) => ids.some((id) => r === `Patient/${id}`))).toEqual(ids.map((id) => `Patient/${id}`));
+    expect(Date.parse(folded.period!.start!)).toBeGreaterThanOrEqual(before);
+    expect(Date.parse(folded.period!.end!)).toBeLessThanOrEqual(after);
+    expect(Date.parse(folded.period!.start!)).toBeLessThanOrEqual(Date.parse(folded.period!.end!));
+    expect(Date.parse(folded.recorded)).toBeGreaterThanOrEqual(Date.parse(folded.period!.end!));
+    expect(() => validateResource(folded)).not.toThrow();
+    const byAdmin = await waitForAudit(server.db, orgId, (e) => subtype(e) === 'read' && readsOf(e).includes(`Patient/${ids[1]}`) && e.agent[0].who?.reference === admin.fhirUser);
+    expect(readsOf(byAdmin)).not.toContain(`Patient/${ids[0]}`);
+    await waitForAudit(server.db, orgId, (e) => subtype(e) === 'vread' && readsOf(e).includes(`Patient/${ids[2]}/_history/1`));
+    const miss = await waitForAudit(server.db, orgId, (e) => readsOf(e).includes('Patient/folded-missing'));
+    expect(miss).toMatchObject({ outcome: '4', entity: [{ what: { reference: 'Patient/folded-missing' } }] });
+    expect(miss.period).toBeUndefined();
+
+    const found = await as(admin.token, 'GET', `/fhir/AuditEvent?entity=Patient/${ids[2]}&subtype=read`);
+    expect(found.json().entry.map((e: { resource: AuditEvent }) => e.resource.id)).toEqual([folded.id]);
+  });
+
   it('lets admins search the AuditEvents of their org through FHIR, and nobody else', async () => {
     await as(practitioner.token, 'GET', `/fhir/${practitioner.fhirUser}`);
-    await waitForAudit(server.db, orgId, (e) => e.entity?.[0]?.what?.reference === practitioner.fhirUser);
+    await waitForAudit(server.db, orgId, (e) => readsOf(e).includes(practitioner.fhirUser!));
     const res = await as(admin.token, 'GET', '/fhir/AuditEvent?_count=100');
     expect(res.statusCode).toBe(200);
     expect(res.json().entry.length).toBeGreaterThan(0);
@@ -176,6 +214,40 @@ describe.each(testDatabaseKinds())('audit batch writer on %s', (kind) => {
       expect(writer.pending).toBe(250);
       await writer.close();
       expect((await auditEvents(database.db, 'org-x')).length).toBe(250);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('folds reads per caller, address and interaction, at most MAX_READS_PER_EVENT resources an event', async () => {
+    const database = await createTestDatabase(kind);
+    try {
+      const writer = new AuditBatchWriter(database.db, { extractIndexes }, { flushIntervalMs: 60_000, maxBatch: 1000 });
+      const principal = { orgId: 'org-f', kind: 'client' as const, subject: 'c1', scopes: [] };
+      const at = (ms: number) => new Date(Date.UTC(2026, 0, 1, 10, 0, 0, ms));
+      for (let i = 0; i < MAX_READS_PER_EVENT + 5; i++) writer.recordRead({ orgId: 'org-f', interaction: 'read', principal, address: '10.0.0.1', what: `Patient/${i}`, at: at(i) });
+      writer.recordRead({ orgId: 'org-f', interaction: 'read', principal, address: '10.0.0.2', what: 'Patient/0', at: at(1) });
+      writer.recordRead({ orgId: 'org-f', interaction: 'read', principal: { ...principal, subject: 'c2' }, address: '10.0.0.1', what: 'Patient/0', at: at(2) });
+      writer.recordRead({ orgId: 'org-f', interaction: 'vread', principal, address: '10.0.0.1', what: 'Patient/0/_history/1', at: at(3) });
+      writer.recordRead({ orgId: 'org-g', interaction: 'read', principal, address: '10.0.0.1', what: 'Patient/0', at: at(4) });
+      await writer.close();
+
+      const events = await auditEvents(database.db, 'org-f');
+      const summary = events
+        .map((e) => [subtype(e), e.agent[0].who?.identifier?.value, e.agent[0].network?.address, e.entity!.length, e.period?.start, e.period?.end])
+        .sort((a, b) => String(a).localeCompare(String(b)));
+      expect(summary).toEqual(
+        [
+          ['read', 'c1', '10.0.0.1', MAX_READS_PER_EVENT, at(0).toISOString(), at(MAX_READS_PER_EVENT - 1).toISOString()],
+          ['read', 'c1', '10.0.0.1', 5, at(MAX_READS_PER_EVENT).toISOString(), at(MAX_READS_PER_EVENT + 4).toISOString()],
+          ['read', 'c1', '10.0.0.2', 1, at(1).toISOString(), at(1).toISOString()],
+          ['read', 'c2', '10.0.0.1', 1, at(2).toISOString(), at(2).toISOString()],
+          ['vread', 'c1', '10.0.0.1', 1, at(3).toISOString(), at(3).toISOString()],
+        ].sort((a, b) => String(a).localeCompare(String(b))),
+      );
+      const full = events.find((e) => e.entity!.length === MAX_READS_PER_EVENT)!;
+      expect(readsOf(full)).toEqual(Array.from({ length: MAX_READS_PER_EVENT }, (_, i) => `Patient/${i}`));
+      expect(await auditEvents(database.db, 'org-g')).toHaveLength(1);
     } finally {
       await database.close();
     }
