@@ -2,6 +2,7 @@ import { OperationOutcomeError as MedplumOutcomeError, validateResource as valid
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { OperationOutcomeError, badRequest } from '../outcomes.js';
 import { loadStructureDefinitions } from './definitions.js';
+import { passesStructureQuickly } from './quick-structure.js';
 import { checkBindingsAndInvariants } from './walk.js';
 
 /** Loads the R4 definitions once (idempotent, synchronous or cheap after the first call). */
@@ -21,8 +22,10 @@ export function validateResource(resource: unknown): Resource {
     throw badRequest(`Unknown resource type ${JSON.stringify(resourceType)}`, 'resourceType');
   }
 
+  // Medplum's validator judges whatever the quick check cannot vouch for, and words every error.
+  const structural = passesStructureQuickly(resource as Record<string, unknown>) ? [] : structuralIssues(resource as Resource);
   const issues = [
-    ...structuralIssues(resource as Resource),
+    ...structural,
     ...checkBindingsAndInvariants(resource as Record<string, unknown>, resourceTypes),
   ];
   if (issues.some((issue) => issue.severity === 'error' || issue.severity === 'fatal')) {
