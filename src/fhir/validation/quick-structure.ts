@@ -140,8 +140,10 @@ function walkObject(obj: Record<string, unknown>, rules: TypeRules, pending: Pen
   let keys = 0;
   let choices: string[] | undefined;
   for (const key in obj) {
-    keys++;
     const value = obj[key];
+    // Not JSON, but what `{ ...resource, id: undefined }` leaves: an absent property, to Medplum too.
+    if (value === undefined) continue;
+    keys++;
     if (key === 'resourceType' && isRoot) continue;
     const rule = rules.fields.get(key);
     if (!rule || rule.deferred) return false;
