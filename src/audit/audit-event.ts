@@ -18,6 +18,9 @@ export type RestInteraction =
   | 'transaction'
   | 'operation';
 
+/** What an AuditEvent says of the caller. */
+export type AuditAgent = Pick<Principal, 'kind' | 'subject' | 'fhirUser'>;
+
 /** 0 success, 4 minor failure (the caller's request was refused or wrong), 8 serious failure (ours). */
 export type AuditOutcome = '0' | '4' | '8';
 
@@ -27,7 +30,7 @@ export interface AuditRecord {
   /** short, data-free reason of a failure, e.g. "forbidden" */
   outcomeDesc?: string;
   /** who: undefined for a request without a valid token */
-  principal?: Principal;
+  principal?: AuditAgent;
   address?: string;
   /** the resource acted on, e.g. "Patient/123" or "Patient/123/_history/2" */
   what?: string;

@@ -1,28 +1,7 @@
-import type { Principal } from '../auth/principal.js';
 import type { Database } from '../db/database.js';
-import { buildAuditEvent } from './audit-event.js';
+import { DRAIN_BATCH, drainAuditOutbox } from './audit-outbox.js';
 import { insertAuditEvents, type AuditIndexing, type PendingAuditEvent } from './audit-store.js';
-
-/** One successful read or vread of one resource. */
-export interface ReadAccess {
-  orgId: string;
-  interaction: 'read' | 'vread';
-  principal?: Principal;
-  address?: string;
-  /** e.g. "Patient/123" or "Patient/123/_history/2" */
-  what: string;
-  at?: Date;
-}
-
-/** Resources listed in one AuditEvent of folded reads at most; past it the next reads start a new event. */
-export const MAX_READS_PER_EVENT = 100;
-
-interface ReadGroup {
-  first: ReadAccess;
-  whats: Set<string>;
-  start: Date;
-  end: Date;
-}
+import { AccessFolder, type Access } from './fold.js';
 
 export interface AuditBatchWriterOptions {
   flushIntervalMs?: number;
@@ -33,20 +12,18 @@ export interface AuditBatchWriterOptions {
 }
 
 /**
- * Collects the AuditEvents of reads and failed requests and stores them in batches, off the request path. A
- * failed flush keeps its events for the next one, and close() flushes whatever is left, so nothing recorded
- * is lost on an orderly shutdown.
- *
- * Successful reads are folded: the reads one caller (same agent, address and interaction) makes of its org
- * between two flushes become one AuditEvent listing each resource read as an `entity`, with the `period` the
- * reads took place in, as DICOM/ATNA audit messages list the instances accessed. Stored one event per read,
- * the audit trail cost more than the reads themselves (an indexed resource written for a primary-key lookup);
- * folded, who read what and when (to within the flush interval) is still one search away
- * (`AuditEvent?entity=Patient/123`). Failed reads stay one event each.
+ * Stores the audit trail off the request path, in batches:
+ * - the AuditEvents of failed requests, searches, operations and exports, one per request;
+ * - successful reads, folded per caller into one AuditEvent per flush (fold.ts): stored one event per read,
+ *   the audit trail cost more than the reads themselves (an indexed resource written for a primary-key
+ *   lookup);
+ * - the records of successful writes, which their write left in audit_outbox, folded the same way.
+ * A failed flush keeps its events for the next one, and close() flushes whatever is left, so nothing recorded
+ * is lost on an orderly shutdown (write records are in the database already and survive any shutdown).
  */
 export class AuditBatchWriter {
   private queue: PendingAuditEvent[] = [];
-  private readonly reads = new Map<string, ReadGroup>();
+  private readonly reads = new AccessFolder((event) => this.enqueue(event));
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private readonly maxBatch: number;
@@ -61,7 +38,7 @@ export class AuditBatchWriter {
     this.timer.unref();
   }
 
-  /** events waiting to be stored, counting each caller's folded reads as one */
+  /** events waiting in memory, counting each caller's folded reads as one */
   get pending(): number {
     return this.queue.length + this.reads.size;
   }
@@ -72,37 +49,21 @@ export class AuditBatchWriter {
   }
 
   /** Records a successful read, folded into the caller's current read event. */
-  recordRead(access: ReadAccess): void {
-    const at = access.at ?? new Date();
-    const p = access.principal;
-    const key = `${access.orgId}\n${access.interaction}\n${p?.kind ?? ''}\n${p?.subject ?? ''}\n${p?.fhirUser ?? ''}\n${access.address ?? ''}`;
-    let group = this.reads.get(key);
-    if (!group) {
-      group = { first: access, whats: new Set(), start: at, end: at };
-      this.reads.set(key, group);
-    }
-    group.whats.add(access.what);
-    if (at < group.start) group.start = at;
-    if (at > group.end) group.end = at;
-    if (group.whats.size >= MAX_READS_PER_EVENT) {
-      this.reads.delete(key);
-      this.enqueue(readEvent(group));
-    }
+  recordRead(access: Omit<Access, 'at' | 'interaction'> & { interaction: 'read' | 'vread'; at?: Date }): void {
+    this.reads.add({ ...access, at: access.at ?? new Date() });
   }
 
-  /** Stores everything queued so far; concurrent calls wait for the same work. */
+  /** Stores everything queued so far and drains the write records; concurrent calls wait for the same work. */
   async flush(): Promise<void> {
     while (this.flushing) await this.flushing;
-    for (const group of this.reads.values()) this.queue.push(readEvent(group));
-    this.reads.clear();
-    if (this.queue.length === 0) return;
-    this.flushing = this.flushQueue().finally(() => {
+    this.queue.push(...this.reads.takeAll());
+    this.flushing = this.flushAll().finally(() => {
       this.flushing = undefined;
     });
     return this.flushing;
   }
 
-  private async flushQueue(): Promise<void> {
+  private async flushAll(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
       try {
@@ -114,6 +75,13 @@ export class AuditBatchWriter {
         return;
       }
     }
+    try {
+      // A full batch may mean more are waiting; a partial one means the outbox was empty.
+      while ((await drainAuditOutbox(this.db, this.indexing)) === DRAIN_BATCH);
+    } catch (err) {
+      // The records stay in the outbox for the next flush.
+      this.opts.onError?.(err);
+    }
   }
 
   /** Stops the timer and stores what is left; throws if it cannot, so the loss is not silent. */
@@ -123,12 +91,4 @@ export class AuditBatchWriter {
     await this.flush();
     if (this.queue.length > 0) throw new Error(`${this.queue.length} audit events could not be stored`);
   }
-}
-
-function readEvent(group: ReadGroup): PendingAuditEvent {
-  const { orgId, interaction, principal, address } = group.first;
-  return {
-    orgId,
-    event: buildAuditEvent({ interaction, outcome: '0', principal, address, whats: [...group.whats], period: { start: group.start, end: group.end } }),
-  };
 }

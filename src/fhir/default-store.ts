@@ -23,7 +23,7 @@ export function createDefaultFhirStore(db: Database): FhirStore {
       writeIndexRows,
       indexRowsSql,
       deleteIndexRows,
-      onWriteSql: auditWritesSql({ extractIndexes }),
+      onWriteSql: auditWritesSql(),
       search: (tx, ctx, resourceType, query, opts) => searchResources(tx, ctx, resourceType, query, opts),
       searchCompartment: (tx, ctx, args) => searchCompartment(tx, ctx, args),
     },

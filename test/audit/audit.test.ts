@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEvent } from '@medplum/fhirtypes';
+import type { AuditEvent, Patient } from '@medplum/fhirtypes';
 import { buildAuditEvent } from '../../src/audit/audit-event.js';
-import { AuditBatchWriter, MAX_READS_PER_EVENT } from '../../src/audit/batch-writer.js';
+import { drainAuditOutbox } from '../../src/audit/audit-outbox.js';
+import { AuditBatchWriter } from '../../src/audit/batch-writer.js';
+import { createDefaultFhirStore } from '../../src/fhir/default-store.js';
+import { MAX_ACCESSES_PER_EVENT as MAX_READS_PER_EVENT } from '../../src/audit/fold.js';
 import { fhirAccessOf } from '../../src/audit/http-audit.js';
 import type { Database } from '../../src/db/database.js';
 import { extractIndexes } from '../../src/fhir/search/index.js';
@@ -30,6 +33,11 @@ async function waitForAudit(db: Database, orgId: string, match: (e: AuditEvent) 
 }
 
 const subtype = (e: AuditEvent) => e.subtype?.[0]?.code;
+
+/** Write records still waiting in the outbox (what LIKE pattern). */
+async function outboxRows(db: Database, what: string): Promise<{ what: string; interaction: string }[]> {
+  return (await db.query<{ what: string; interaction: string }>('SELECT what, interaction FROM audit_outbox WHERE what LIKE $1', [what])).rows;
+}
 const readsOf = (e: AuditEvent) => (e.entity ?? []).map((entity) => entity.what?.reference);
 
 describe('AuditEvent construction', () => {
@@ -95,19 +103,21 @@ describe.each(testDatabaseKinds())('audit trail on %s', (kind) => {
       ...(payload ? { payload } : {}),
     });
 
-  it('records a create in the same transaction, with the user as agent', async () => {
+  it('turns each write\'s record into an AuditEvent with the user as agent', async () => {
     const created = await as(practitioner.token, 'POST', '/fhir/Patient', { resourceType: 'Patient', name: [{ family: 'Audited' }] });
     const id = created.json().id;
-    // No waiting: the event committed with the write.
-    const events = await auditEvents(server.db, orgId);
-    const event = events.find((e) => e.entity?.[0]?.what?.reference === `Patient/${id}/_history/1`);
+    const event = await waitForAudit(server.db, orgId, (e) => readsOf(e).includes(`Patient/${id}/_history/1`));
     expect(event).toMatchObject({ action: 'C', outcome: '0', subtype: [{ code: 'create' }], agent: [{ who: { reference: practitioner.fhirUser }, requestor: true }] });
+    expect(event.period?.start).toBeDefined();
 
     const update = await as(practitioner.token, 'PUT', `/fhir/Patient/${id}`, { resourceType: 'Patient', id, name: [{ family: 'Audited2' }] });
     expect(update.statusCode).toBe(200);
     await as(practitioner.token, 'DELETE', `/fhir/Patient/${id}`);
-    const after = await auditEvents(server.db, orgId);
-    expect(after.filter((e) => e.entity?.[0]?.what?.reference?.startsWith(`Patient/${id}/`)).map((e) => e.action)).toEqual(['C', 'U', 'D']);
+    const updated = await waitForAudit(server.db, orgId, (e) => readsOf(e).includes(`Patient/${id}/_history/2`));
+    const deleted = await waitForAudit(server.db, orgId, (e) => readsOf(e).includes(`Patient/${id}/_history/3`));
+    expect([updated.action, deleted.action]).toEqual(['U', 'D']);
+    // drained: the records left the outbox in the transaction that stored their events
+    expect(await outboxRows(server.db, `Patient/${id}/_history/%`)).toEqual([]);
   });
 
   it('stores no success record for a write that did not happen', async () => {
@@ -120,8 +130,10 @@ describe.each(testDatabaseKinds())('audit trail on %s', (kind) => {
     });
     expect(stale.statusCode).toBe(412);
     await waitForAudit(server.db, orgId, (e) => e.entity?.[0]?.what?.reference === `Patient/${id}` && e.outcomeDesc === 'precondition failed');
+    await waitForAudit(server.db, orgId, (e) => readsOf(e).includes(`Patient/${id}/_history/1`));
+    expect(await outboxRows(server.db, `Patient/${id}/_history/2`)).toEqual([]);
     const events = await auditEvents(server.db, orgId);
-    expect(events.filter((e) => e.entity?.[0]?.what?.reference === `Patient/${id}/_history/2`)).toEqual([]);
+    expect(events.filter((e) => readsOf(e).includes(`Patient/${id}/_history/2`))).toEqual([]);
   });
 
   it('indexes write records like any AuditEvent, so FHIR search finds them', async () => {
@@ -133,9 +145,12 @@ describe.each(testDatabaseKinds())('audit trail on %s', (kind) => {
       date: `ge${new Date(Date.now() - 60_000).toISOString()}`,
       address: '127.0.0.1',
     });
+    await waitForAudit(server.db, orgId, (e) => readsOf(e).includes(`Patient/${id}/_history/1`));
     const res = await as(admin.token, 'GET', `/fhir/AuditEvent?${query}`);
     expect(res.statusCode).toBe(200);
-    expect(res.json().entry?.map((e: { resource: AuditEvent }) => e.resource.entity?.[0]?.what?.reference)).toEqual([`Patient/${id}/_history/1`]);
+    const found: AuditEvent[] = res.json().entry?.map((e: { resource: AuditEvent }) => e.resource) ?? [];
+    expect(found).toHaveLength(1);
+    expect(readsOf(found[0])).toContain(`Patient/${id}/_history/1`);
   });
 
   it('records reads, searches, failures and forbidden attempts through the batch writer', async () => {
@@ -248,6 +263,61 @@ describe.each(testDatabaseKinds())('audit batch writer on %s', (kind) => {
       const full = events.find((e) => e.entity!.length === MAX_READS_PER_EVENT)!;
       expect(readsOf(full)).toEqual(Array.from({ length: MAX_READS_PER_EVENT }, (_, i) => `Patient/${i}`));
       expect(await auditEvents(database.db, 'org-g')).toHaveLength(1);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('stores a write\'s record in the write\'s statement and turns it into an AuditEvent exactly once', async () => {
+    const database = await createTestDatabase(kind);
+    try {
+      const store = createDefaultFhirStore(database.db);
+      const principal = { orgId: 'org-w', kind: 'user' as const, subject: 'u9', fhirUser: 'Practitioner/p9', scopes: [] };
+      const repo = store.repository({ orgId: 'org-w', baseUrl: 'http://fhir.test/fhir', principal });
+      const created = await repo.create<Patient>({ resourceType: 'Patient', name: [{ family: 'Outboxed' }] });
+      await repo.update({ ...created.resource, active: true });
+      // committed with the writes, before any drain
+      expect((await outboxRows(database.db, `Patient/${created.resource.id}/_history/%`)).map((r) => [r.what.split('/').pop(), r.interaction])).toEqual([
+        ['1', 'create'],
+        ['2', 'update'],
+      ]);
+      // a write that fails (stale If-Match) leaves no record
+      await expect(repo.update({ ...created.resource, active: false }, { ifMatch: '1' })).rejects.toThrow();
+      expect(await outboxRows(database.db, `Patient/${created.resource.id}/_history/3`)).toEqual([]);
+
+      // a drain whose events cannot be stored leaves the records where they were
+      await expect(drainAuditOutbox(database.db, { extractIndexes: () => { throw new Error('index unavailable'); } })).rejects.toThrow('index unavailable');
+      expect(await outboxRows(database.db, '%')).toHaveLength(2);
+
+      expect(await drainAuditOutbox(database.db, { extractIndexes })).toBe(2);
+      expect(await drainAuditOutbox(database.db, { extractIndexes })).toBe(0);
+      const events = await auditEvents(database.db, 'org-w');
+      expect(events.map((e) => [subtype(e), readsOf(e), e.agent[0].who?.reference]).sort()).toEqual([
+        ['create', [`Patient/${created.resource.id}/_history/1`], 'Practitioner/p9'],
+        ['update', [`Patient/${created.resource.id}/_history/2`], 'Practitioner/p9'],
+      ]);
+      for (const event of events) expect(() => validateResource(event)).not.toThrow();
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('drains from two servers at once without storing a record twice or losing one', async () => {
+    const database = await createTestDatabase(kind);
+    try {
+      const values: string[] = [];
+      for (let i = 0; i < 3000; i++) values.push(`('org-d', now(), 'create', 'Patient/${i}/_history/1', 'client', 'c${i % 7}', NULL, '10.0.0.${i % 3}')`);
+      await database.db.exec(`INSERT INTO audit_outbox (org_id, recorded, interaction, what, agent_kind, agent_subject, agent_fhir_user, address) VALUES ${values.join(',')}`);
+      const drainAll = async () => {
+        let moved = 0;
+        for (let n; (n = await drainAuditOutbox(database.db, { extractIndexes }, { batch: 250 })) > 0; ) moved += n;
+        return moved;
+      };
+      const moved = await Promise.all([drainAll(), drainAll()]);
+      expect(moved[0] + moved[1]).toBe(3000);
+      const listed = (await auditEvents(database.db, 'org-d')).flatMap(readsOf);
+      expect(listed).toHaveLength(3000);
+      expect(new Set(listed).size).toBe(3000);
     } finally {
       await database.close();
     }

@@ -6,6 +6,7 @@ import * as bulkExport from './005-bulk-export.js';
 import * as organizationTimeZone from './006-organization-time-zone.js';
 import * as searchComposite from './007-search-composite.js';
 import * as searchTexts from './008-search-texts.js';
+import * as auditOutbox from './009-audit-outbox.js';
 
 export interface Migration {
   version: number;
@@ -23,4 +24,5 @@ export const migrations: Migration[] = [
   { version: 6, name: 'organization-time-zone', sql: organizationTimeZone.sql },
   { version: 7, name: 'search-composite', sql: searchComposite.sql },
   { version: 8, name: 'search-texts', sql: searchTexts.sql },
+  { version: 9, name: 'audit-outbox', sql: auditOutbox.sql },
 ];
