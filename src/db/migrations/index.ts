@@ -7,6 +7,7 @@ import * as organizationTimeZone from './006-organization-time-zone.js';
 import * as searchComposite from './007-search-composite.js';
 import * as searchTexts from './008-search-texts.js';
 import * as auditOutbox from './009-audit-outbox.js';
+import * as dropIndexVersionIndex from './010-drop-index-version-index.js';
 
 export interface Migration {
   version: number;
@@ -25,4 +26,5 @@ export const migrations: Migration[] = [
   { version: 7, name: 'search-composite', sql: searchComposite.sql },
   { version: 8, name: 'search-texts', sql: searchTexts.sql },
   { version: 9, name: 'audit-outbox', sql: auditOutbox.sql },
+  { version: 10, name: 'drop-index-version-index', sql: dropIndexVersionIndex.sql },
 ];

@@ -17,20 +17,26 @@ export interface ReindexOptions {
  * Rebuilds the search index of stored resources in batches, each batch one transaction. Progress is the
  * index_version column itself, so an interrupted run resumes where it stopped; rows being written meanwhile
  * are skipped (SKIP LOCKED) and were indexed by their own write anyway.
+ *
+ * The column has no index of its own (it would cost every write an index entry for the sake of this rare
+ * job): a run walks the primary key in order, keeping its place, and skips rows already current.
  */
 export async function reindex(opts: ReindexOptions): Promise<number> {
   const batchSize = opts.batchSize ?? 500;
   let done = 0;
   // With --all, first mark everything stale in one statement, then the same resumable loop does the work.
   if (opts.all) await opts.db.query('UPDATE fhir_resources SET index_version = 0 WHERE NOT deleted');
+  let after = { resourceType: '', id: '' };
   for (;;) {
     const n = await opts.db.transaction(async (tx) => {
       const rows = await tx.query<{ resource_type: string; id: string; resource_data: Resource }>(
         `SELECT resource_type, id, resource_data FROM fhir_resources
-         WHERE index_version < $1 AND NOT deleted
+         WHERE (resource_type, id) > ($3, $4) AND index_version < $1 AND NOT deleted
          ORDER BY resource_type, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
-        [SEARCH_INDEX_VERSION, batchSize],
+        [SEARCH_INDEX_VERSION, batchSize, after.resourceType, after.id],
       );
+      const last = rows.rows.at(-1);
+      if (last) after = { resourceType: last.resource_type, id: last.id };
       for (const row of rows.rows) {
         const indexes: ResourceIndexes = opts.deps.extractIndexes(row.resource_data);
         await tx.query(
