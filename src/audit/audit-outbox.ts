@@ -64,7 +64,8 @@ export async function drainAuditOutbox(db: Database, indexing: AuditIndexing, op
   const batch = opts.batch ?? DRAIN_BATCH;
   return db.transaction(async (tx) => {
     const r = await tx.query<OutboxRow>(
-      `DELETE FROM audit_outbox WHERE id IN (SELECT id FROM audit_outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+      // The rows are locked by the subquery, so their ctids stay theirs until this transaction ends.
+      `DELETE FROM audit_outbox WHERE ctid = ANY(ARRAY(SELECT ctid FROM audit_outbox LIMIT $1 FOR UPDATE SKIP LOCKED))
        RETURNING org_id, recorded, interaction, what, agent_kind, agent_subject, agent_fhir_user, address`,
       [batch],
     );

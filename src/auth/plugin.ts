@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AsyncResource } from 'node:async_hooks';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
@@ -108,9 +109,10 @@ export async function registerAuth(app: FastifyInstance, deps: AuthDeps) {
 }
 
 async function registerHardening(app: FastifyInstance, config: Config): Promise<void> {
-  // The security headers are the same on every response, so helmet's middleware is built once here
-  // (@fastify/helmet rebuilds it, re-parsing the CSP directives, on every request).
-  const securityHeaders = helmet({
+  // The security headers are the same on every response: helmet computes them once here, and each response
+  // gets the finished set (@fastify/helmet rebuilds the middleware, re-parsing the CSP directives, on every
+  // request; even prebuilt, helmet's twelve middlewares each set their header through Node's validation).
+  const securityHeaders = headersOf(helmet({
     // The web app is a Vite build served from this origin: its scripts and styles are files here. Mantine
     // sets inline style attributes, hence 'unsafe-inline' for styles only. Signaling uses WebSockets, video
     // plays from MediaStreams (blob:).
@@ -133,9 +135,10 @@ async function registerHardening(app: FastifyInstance, config: Config): Promise<
     },
     // Video calls need the camera and microphone of this origin.
     crossOriginEmbedderPolicy: false,
-  });
-  app.addHook('onRequest', (request, reply, done) => {
-    securityHeaders(request.raw, reply.raw, (err) => done(err as Error | undefined));
+  }));
+  app.addHook('onRequest', (_request, reply, done) => {
+    reply.headers(securityHeaders);
+    done();
   });
   // Without CORS_ORIGINS only the server's own origin is served, and no request needs CORS handling at all.
   if (config.auth.corsOrigins.length > 0) {
@@ -153,4 +156,23 @@ async function registerHardening(app: FastifyInstance, config: Config): Promise<
     }
   });
   await app.register(rateLimit, { global: false });
+}
+
+/** The headers a helmet middleware sets, collected from one run against a response that only records them. */
+function headersOf(middleware: ReturnType<typeof helmet>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const recorder = {
+    setHeader: (name: string, value: string | number | readonly string[]) => {
+      headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+    },
+    removeHeader: (name: string) => {
+      delete headers[name.toLowerCase()];
+    },
+  };
+  let failure: unknown;
+  middleware({} as IncomingMessage, recorder as unknown as ServerResponse, (err?: unknown) => {
+    failure = err;
+  });
+  if (failure) throw failure;
+  return headers;
 }

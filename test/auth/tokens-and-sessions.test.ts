@@ -46,6 +46,17 @@ describe.each(testDatabaseKinds())('access tokens, sign-in and sessions on %s', 
     expect(csp).toContain("connect-src 'self' ws: wss:");
     expect(csp).toContain("media-src 'self' blob:");
     expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['strict-transport-security']).toMatch(/^max-age=\d+/);
+    expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(res.headers['referrer-policy']).toBe('no-referrer');
+    expect(res.headers['cross-origin-opener-policy']).toBe('same-origin');
+    expect(res.headers['cross-origin-embedder-policy']).toBeUndefined();
+    expect(res.headers['x-powered-by']).toBeUndefined();
+    // the same set on an error answer and on a FHIR response
+    const fhir = await server.app.inject({ url: '/fhir/Patient/none', headers: NONE });
+    expect(fhir.statusCode).toBe(401);
+    expect(fhir.headers['content-security-policy']).toBe(res.headers['content-security-policy']);
+    expect(fhir.headers['x-content-type-options']).toBe('nosniff');
   });
 
   it('answers no cross-origin request when CORS_ORIGINS is not set', async () => {
