@@ -8,6 +8,7 @@ import * as searchComposite from './007-search-composite.js';
 import * as searchTexts from './008-search-texts.js';
 import * as auditOutbox from './009-audit-outbox.js';
 import * as dropIndexVersionIndex from './010-drop-index-version-index.js';
+import * as resourcesInline from './011-resources-inline.js';
 
 export interface Migration {
   version: number;
@@ -27,4 +28,5 @@ export const migrations: Migration[] = [
   { version: 8, name: 'search-texts', sql: searchTexts.sql },
   { version: 9, name: 'audit-outbox', sql: auditOutbox.sql },
   { version: 10, name: 'drop-index-version-index', sql: dropIndexVersionIndex.sql },
+  { version: 11, name: 'resources-inline', sql: resourcesInline.sql },
 ];
