@@ -78,6 +78,9 @@ export function smartAccessPolicy(principal: Principal): AccessPolicy {
       if (compartmentWrite(interaction) && interaction !== 'delete') throw forbidden('A patient may only write records of their own');
       throw notFound(`${resource.resourceType}/${resource.id} not found`);
     },
+    allowsAnyResource(interaction, resourceType) {
+      return grant(interaction, resourceType) === 'full';
+    },
     searchCriteria(resourceType) {
       if (grant('search', resourceType) !== 'compartment') return undefined;
       return patientCompartmentCriterion(resourceType, patientId as string);

@@ -13,6 +13,7 @@ import type {
   RepositoryContext,
   ResourceChange,
   SearchQuery,
+  StoredJson,
   UpdateOptions,
   WriteResult,
 } from './repository.js';
@@ -67,6 +68,7 @@ const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 const BY_KEY = 'resource_type = $1 AND id = $2';
 /** The read of a current resource (exported for the test that checks its generic plan). */
 export const READ_CURRENT_SQL = `SELECT org_id, deleted, resource_data FROM fhir_resources WHERE ${BY_KEY}`;
+const READ_JSON_SQL = `SELECT org_id, deleted, version_id, last_updated, resource_data::text AS json FROM fhir_resources WHERE ${BY_KEY}`;
 const DEFAULT_HISTORY_COUNT = 50;
 const MAX_HISTORY_COUNT = 1000;
 
@@ -171,6 +173,18 @@ export class PostgresFhirRepository implements FhirRepository {
     if (!row || row.org_id !== this.context.orgId) throw notFound(`${resourceType}/${id} not found`);
     if (row.deleted) throw gone(`${resourceType}/${id} was deleted`);
     return row.resource_data;
+  }
+
+  async readJson(resourceType: string, id: string): Promise<StoredJson> {
+    const r = await this.q.query<{ org_id: string; deleted: boolean; version_id: number; last_updated: Date; json: string }>(
+      READ_JSON_SQL,
+      [resourceType, id],
+      { prepare: true },
+    );
+    const row = r.rows[0];
+    if (!row || row.org_id !== this.context.orgId) throw notFound(`${resourceType}/${id} not found`);
+    if (row.deleted) throw gone(`${resourceType}/${id} was deleted`);
+    return { json: row.json, versionId: String(row.version_id), lastUpdated: fhirInstant(new Date(row.last_updated)) };
   }
 
   async readIfExists<T extends Resource = Resource>(resourceType: string, id: string): Promise<T | undefined> {

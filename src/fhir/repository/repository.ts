@@ -57,6 +57,13 @@ export interface HistoryOptions {
 
 export type SearchQuery = Record<string, string | string[]>;
 
+/** A current resource as stored: its JSON text, version and last update (a FHIR instant). */
+export interface StoredJson {
+  json: string;
+  versionId: string;
+  lastUpdated: string;
+}
+
 /**
  * The storage contract of the FHIR server. It knows nothing about HTTP; every error it throws is an
  * OperationOutcomeError. Domain workflows (meetings, scheduling) use the same contract.
@@ -65,6 +72,11 @@ export interface FhirRepository {
   readonly context: RepositoryContext;
   create<T extends Resource>(resource: T, opts?: CreateOptions): Promise<WriteResult<T>>;
   read<T extends Resource = Resource>(resourceType: string, id: string): Promise<T>;
+  /**
+   * Like read, but the resource as the JSON text the database holds, with its version and time, for callers
+   * that only pass it on: parsing the stored JSON and writing it out again is most of what a read costs.
+   */
+  readJson(resourceType: string, id: string): Promise<StoredJson>;
   /** Like read, but undefined where read would answer 404 or 410. */
   readIfExists<T extends Resource = Resource>(resourceType: string, id: string): Promise<T | undefined>;
   /**

@@ -75,6 +75,10 @@ export async function routeFhirRequest(req: FhirRequest, ctx: FhirContext, opts:
     switch (method) {
       case 'GET': {
         ctx.access.assertInteraction('read', type);
+        if (req.acceptsJsonText && ctx.access.allowsAnyResource?.('read', type)) {
+          const stored = await ctx.repo.readJson(type, id);
+          return { status: 200, json: stored.json, headers: versionHeaders(stored.versionId, stored.lastUpdated) };
+        }
         const resource = await ctx.repo.read(type, id);
         ctx.access.assertResource('read', resource);
         return resourceResponse(200, resource);
@@ -242,10 +246,14 @@ function versionLocation(_req: FhirRequest, resource: Resource): string {
 }
 
 export function resourceResponse(status: number, resource: Resource): FhirResponse {
+  return { status, body: resource, headers: versionHeaders(resource.meta?.versionId, resource.meta?.lastUpdated) };
+}
+
+function versionHeaders(versionId: string | undefined, lastUpdated: string | undefined): Record<string, string> {
   const headers: Record<string, string> = {};
-  if (resource.meta?.versionId) headers.etag = `W/"${resource.meta.versionId}"`;
-  if (resource.meta?.lastUpdated) headers['last-modified'] = new Date(resource.meta.lastUpdated).toUTCString();
-  return { status, body: resource, headers };
+  if (versionId) headers.etag = `W/"${versionId}"`;
+  if (lastUpdated) headers['last-modified'] = new Date(lastUpdated).toUTCString();
+  return headers;
 }
 
 function ifMatch(req: FhirRequest): string | undefined {

@@ -10,11 +10,15 @@ export interface FhirRequest {
   body?: unknown;
   /** lower-case header names */
   headers: Record<string, string | undefined>;
+  /** The caller takes a body as stored JSON text (FhirResponse.json); the HTTP layer does, Bundle entries do not. */
+  acceptsJsonText?: boolean;
 }
 
 export interface FhirResponse {
   status: number;
   body?: Resource;
+  /** The body as the stored JSON text, instead of `body`; only when the request accepts it. */
+  json?: string;
   headers?: Record<string, string>;
 }
 
@@ -24,6 +28,8 @@ export interface AccessPolicy {
   assertInteraction(interaction: Interaction, resourceType: string | undefined): void;
   /** Throws when the caller may not see or write that resource (for example: outside a patient's compartment). */
   assertResource(interaction: Interaction, resource: Resource): void;
+  /** True when assertResource never throws for this interaction on this type, so the resource need not be read to check it. */
+  allowsAnyResource?(interaction: Interaction, resourceType: string): boolean;
   /** Extra search criteria every search of this caller must satisfy (for example: the patient's compartment). */
   searchCriteria(resourceType: string): Record<string, string> | undefined;
 }
@@ -47,5 +53,6 @@ export interface FhirContext {
 export const allowAll: AccessPolicy = {
   assertInteraction: () => undefined,
   assertResource: () => undefined,
+  allowsAnyResource: () => true,
   searchCriteria: () => undefined,
 };

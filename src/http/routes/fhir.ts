@@ -30,6 +30,7 @@ export async function fhirRoutes(app: FastifyInstance, deps: FhirRouteDeps): Pro
       query,
       body: request.body,
       headers: request.headers as Record<string, string | undefined>,
+      acceptsJsonText: true,
     };
     const isPublic = fhirPath === 'metadata' || deps.isPublicPath?.(fhirPath);
     const caller = isPublic ? { orgId: '', access: undefined } : await deps.identify(request);
@@ -56,6 +57,10 @@ export function sendFhirResponse(request: FastifyRequest, reply: FastifyReply, r
   const headers = { ...(response.headers ?? {}) };
   if (headers.location && !/^https?:/.test(headers.location)) headers.location = `${baseUrl}/${headers.location}`;
   reply.status(response.status).headers(headers);
+  if (response.json !== undefined) {
+    const pretty = (request.query as Record<string, string>)?._pretty === 'true';
+    return reply.type(contentType(request)).send(pretty ? JSON.stringify(JSON.parse(response.json), null, 2) : response.json);
+  }
   if (response.body === undefined) return reply.send();
   return reply.type(contentType(request)).send(serialize(request, response.body));
 }

@@ -218,6 +218,27 @@ describe.each(testDatabaseKinds())('FHIR REST create/read/update/delete on %s', 
     expect(oo.json().resourceType).toBe('OperationOutcome');
   });
 
+  it('answers a read with the stored JSON as it is, and a Bundle read with the resource', async () => {
+    const p = await createPatient('Verbatim');
+    const stored = await server.db.query<{ json: string }>(`SELECT resource_data::text AS json FROM fhir_resources WHERE resource_type = 'Patient' AND id = $1`, [p.id]);
+    const read = await inject({ method: 'GET', url: `/fhir/Patient/${p.id}` });
+    expect(read.body).toBe(stored.rows[0].json);
+    expect(read.json()).toEqual(p);
+    expect(read.headers['last-modified']).toBe(new Date(p.meta!.lastUpdated!).toUTCString());
+    expect(read.headers['content-type']).toContain('application/fhir+json');
+    const batch = await inject({
+      method: 'POST',
+      url: '/fhir',
+      headers: { 'content-type': FHIR },
+      payload: { resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'GET', url: `Patient/${p.id}` } }] },
+    });
+    expect(batch.json().entry[0].resource).toEqual(p);
+    expect(batch.json().entry[0].response).toMatchObject({ status: '200 OK', etag: 'W/"1"' });
+    await inject({ method: 'DELETE', url: `/fhir/Patient/${p.id}` });
+    expect((await inject({ method: 'GET', url: `/fhir/Patient/${p.id}` })).statusCode).toBe(410);
+    expect((await inject({ method: 'GET', url: '/fhir/Patient/never-was' })).statusCode).toBe(404);
+  });
+
   it('pretty-prints with _pretty and refuses XML', async () => {
     const p = await createPatient();
     const pretty = await inject({ method: 'GET', url: `/fhir/Patient/${p.id}?_pretty=true` });
