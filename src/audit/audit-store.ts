@@ -24,14 +24,13 @@ export interface AuditSql {
  * The SQL that stores AuditEvents as ordinary FHIR resources of their org (so admins search them through the
  * FHIR API): current row, history row and search index rows, for any number of events, as CTEs of one
  * statement. The events skip the repository's validation: they are built by buildAuditEvent, whose output a
- * test validates, and this runs for every request.
+ * test validates, and this runs for every batch.
  *
- * Everything travels as two JSON parameters that PostgreSQL unpacks (jsonb_to_recordset): encoding many
- * per-row text arrays is the costly part of sending a batch, and the server has more CPU to spare than the
- * request path. `gate` names a CTE of the enclosing statement; when given, nothing is stored unless it
- * returned a row (the audited write really happened).
+ * Everything travels as two JSON parameters ($1, $2) that PostgreSQL unpacks (jsonb_to_recordset): encoding
+ * many per-row text arrays is the costly part of sending a batch, and the server has more CPU to spare than
+ * the request path.
  */
-export function auditEventsSql(indexing: AuditIndexing, pending: PendingAuditEvent[], opts: { firstParam: number; gate?: string }): AuditSql {
+function auditEventsSql(indexing: AuditIndexing, pending: PendingAuditEvent[]): AuditSql {
   const rows: unknown[] = [];
   const indexRows: { strings: unknown[]; dates: unknown[]; numbers: unknown[] } = { strings: [], dates: [], numbers: [] };
   for (const { orgId, event } of pending) {
@@ -43,14 +42,11 @@ export function auditEventsSql(indexing: AuditIndexing, pending: PendingAuditEve
     for (const d of indexes.dates) indexRows.dates.push({ id, ...d });
     for (const n of indexes.numbers) indexRows.numbers.push({ id, ...n, low: String(n.low), high: String(n.high) });
   }
-  const events = `$${opts.firstParam}`;
-  const index = `$${opts.firstParam + 1}`;
-  const gate = opts.gate ? ` WHERE EXISTS (SELECT 1 FROM ${opts.gate})` : '';
   return {
     ctes: [
       `au_input AS (
-         SELECT * FROM jsonb_to_recordset(${events}::jsonb)
-           AS u(id text, org_id text, recorded timestamptz, content_hash text, data jsonb, tokens text[], refs text[], texts text[])${gate})`,
+         SELECT * FROM jsonb_to_recordset($1::jsonb)
+           AS u(id text, org_id text, recorded timestamptz, content_hash text, data jsonb, tokens text[], refs text[], texts text[]))`,
       `au_cur AS (
          INSERT INTO fhir_resources
            (resource_type, id, org_id, version_id, last_updated, created_at, deleted, content_hash, resource_data, tokens, refs, texts)
@@ -62,15 +58,15 @@ export function auditEventsSql(indexing: AuditIndexing, pending: PendingAuditEve
       `au_string AS (
          INSERT INTO fhir_search_string (resource_type, id, param, value, exact)
          SELECT 'AuditEvent', id, param, value, exact
-         FROM jsonb_to_recordset(${index}::jsonb -> 'strings') AS s(id text, param text, value text, exact text)${gate})`,
+         FROM jsonb_to_recordset($2::jsonb -> 'strings') AS s(id text, param text, value text, exact text))`,
       `au_date AS (
          INSERT INTO fhir_search_date (resource_type, id, param, low, high)
          SELECT 'AuditEvent', id, param, low, high
-         FROM jsonb_to_recordset(${index}::jsonb -> 'dates') AS d(id text, param text, low timestamptz, high timestamptz)${gate})`,
+         FROM jsonb_to_recordset($2::jsonb -> 'dates') AS d(id text, param text, low timestamptz, high timestamptz))`,
       `au_number AS (
          INSERT INTO fhir_search_number (resource_type, id, param, low, high, system, code)
          SELECT 'AuditEvent', id, param, low, high, system, code
-         FROM jsonb_to_recordset(${index}::jsonb -> 'numbers') AS n(id text, param text, low numeric, high numeric, system text, code text)${gate})`,
+         FROM jsonb_to_recordset($2::jsonb -> 'numbers') AS n(id text, param text, low numeric, high numeric, system text, code text))`,
     ],
     params: [JSON.stringify(rows), JSON.stringify(indexRows)],
   };
@@ -79,6 +75,6 @@ export function auditEventsSql(indexing: AuditIndexing, pending: PendingAuditEve
 /** Stores a batch of AuditEvents in one statement. */
 export async function insertAuditEvents(q: Queryable, indexing: AuditIndexing, pending: PendingAuditEvent[]): Promise<void> {
   if (pending.length === 0) return;
-  const sql = auditEventsSql(indexing, pending, { firstParam: 1 });
+  const sql = auditEventsSql(indexing, pending);
   await q.query(`WITH ${sql.ctes.join(',\n')} SELECT count(*) FROM au_cur`, sql.params, { prepare: true });
 }

@@ -10,24 +10,22 @@ import { requestScope } from './request-scope.js';
  * turns it into an AuditEvent within about a second (audit-outbox.ts). Writes with no caller (the server's
  * own jobs, imports) are not accesses by anyone and are not recorded here.
  */
-export function auditWritesSql() {
-  return (ctx: RepositoryContext, change: ResourceChange, opts: { firstParam: number; gate: string }): AuditSql | undefined => {
-    if (change.resourceType === 'AuditEvent') return undefined;
-    const scope = requestScope.getStore();
-    const principal = ctx.principal ?? scope?.principal;
-    if (!principal) return undefined;
-    // Counted when the statement is built: if it then fails, the request fails and is audited as a failure.
-    if (scope) scope.auditedWrites++;
-    return outboxRecordSql(
-      {
-        orgId: ctx.orgId,
-        interaction: change.interaction,
-        principal,
-        address: scope?.address,
-        what: `${change.resourceType}/${change.id}/_history/${change.versionId}`,
-        at: new Date(),
-      },
-      opts,
-    );
-  };
+export function auditWriteSql(ctx: RepositoryContext, change: ResourceChange, opts: { firstParam: number; gate: string }): AuditSql | undefined {
+  if (change.resourceType === 'AuditEvent') return undefined;
+  const scope = requestScope.getStore();
+  const principal = ctx.principal ?? scope?.principal;
+  if (!principal) return undefined;
+  // Counted when the statement is built: if it then fails, the request fails and is audited as a failure.
+  if (scope) scope.auditedWrites++;
+  return outboxRecordSql(
+    {
+      orgId: ctx.orgId,
+      interaction: change.interaction,
+      principal,
+      address: scope?.address,
+      what: `${change.resourceType}/${change.id}/_history/${change.versionId}`,
+      at: new Date(),
+    },
+    opts,
+  );
 }

@@ -1,4 +1,4 @@
-import { auditWritesSql } from '../audit/write-hook.js';
+import { auditWriteSql } from '../audit/write-hook.js';
 import type { Database } from '../db/database.js';
 import {
   deleteIndexRows,
@@ -23,7 +23,7 @@ export function createDefaultFhirStore(db: Database): FhirStore {
       writeIndexRows,
       indexRowsSql,
       deleteIndexRows,
-      onWriteSql: auditWritesSql(),
+      onWriteSql: auditWriteSql,
       search: (tx, ctx, resourceType, query, opts) => searchResources(tx, ctx, resourceType, query, opts),
       searchCompartment: (tx, ctx, args) => searchCompartment(tx, ctx, args),
     },

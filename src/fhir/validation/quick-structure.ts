@@ -155,7 +155,7 @@ function walkObject(obj: Record<string, unknown>, rules: TypeRules, pending: Pen
       if (!rule.isArray || value.length === 0 || value.length < rule.min || value.length > rule.max) return false;
       for (const item of value) if (!checkValue(item, rule, pending)) return false;
     } else {
-      if (rule.isArray || 1 < rule.min) return false;
+      if (rule.isArray || rule.min > 1) return false;
       if (!checkValue(value, rule, pending)) return false;
     }
   }

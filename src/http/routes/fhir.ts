@@ -58,16 +58,20 @@ export function sendFhirResponse(request: FastifyRequest, reply: FastifyReply, r
   if (headers.location && !/^https?:/.test(headers.location)) headers.location = `${baseUrl}/${headers.location}`;
   reply.status(response.status).headers(headers);
   if (response.json !== undefined) {
-    const pretty = (request.query as Record<string, string>)?._pretty === 'true';
-    return reply.type(contentType(request)).send(pretty ? JSON.stringify(JSON.parse(response.json), null, 2) : response.json);
+    // Sent as stored, unless it is to be pretty-printed.
+    const pretty = isPretty(request);
+    return reply.type(contentType(request)).send(pretty ? serialize(request, JSON.parse(response.json) as Resource) : response.json);
   }
   if (response.body === undefined) return reply.send();
   return reply.type(contentType(request)).send(serialize(request, response.body));
 }
 
 export function serialize(request: FastifyRequest, body: Resource | object): string {
-  const pretty = (request.query as Record<string, string>)?._pretty === 'true';
-  return pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body);
+  return isPretty(request) ? JSON.stringify(body, null, 2) : JSON.stringify(body);
+}
+
+function isPretty(request: FastifyRequest): boolean {
+  return (request.query as Record<string, string>)?._pretty === 'true';
 }
 
 /** Answer in the JSON flavour the client asked for; FHIR JSON unless it asked for plain JSON only. */
