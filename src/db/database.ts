@@ -32,6 +32,59 @@ export interface Database extends Queryable {
   close(): Promise<void>;
 }
 
+/**
+ * A text[] bind value. node-postgres sends an array as a `{"…","…"}` literal, quoting and escaping every element,
+ * and PostgreSQL parses that literal character by character (array_in). A write sends dozens of long search keys
+ * that way. On PostgreSQL this value goes out in the binary array format instead (what array_recv reads: the
+ * length and bytes of each element), which neither side has to escape or scan; PGlite gets the plain array.
+ * Use it only where the parameter's type is text[] (a text[] column, or a `$n::text[]` cast).
+ */
+export class TextArray {
+  constructor(readonly values: readonly (string | null)[]) {}
+}
+
+const TEXT_OID = 25;
+
+/** The binary (array_send) form of a one-dimensional text[]; an empty array has no dimensions. */
+export function encodeTextArray(values: readonly (string | null)[]): Buffer {
+  if (values.length === 0) {
+    const empty = Buffer.alloc(12);
+    empty.writeInt32BE(TEXT_OID, 8);
+    return empty;
+  }
+  let size = 20;
+  let hasNull = 0;
+  const lengths = new Array<number>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null) hasNull = 1;
+    lengths[i] = v === null ? -1 : Buffer.byteLength(v);
+    size += 4 + Math.max(lengths[i], 0);
+  }
+  const buf = Buffer.allocUnsafe(size);
+  buf.writeInt32BE(1, 0); // dimensions
+  buf.writeInt32BE(hasNull, 4);
+  buf.writeInt32BE(TEXT_OID, 8);
+  buf.writeInt32BE(values.length, 12);
+  buf.writeInt32BE(1, 16); // lower bound
+  let offset = 20;
+  for (let i = 0; i < values.length; i++) {
+    buf.writeInt32BE(lengths[i], offset);
+    offset += 4;
+    if (lengths[i] > 0) offset += buf.write(values[i]!, offset, 'utf8');
+  }
+  return buf;
+}
+
+/** Bind values as a driver takes them: TextArray through `encode`, everything else as it is. */
+function bindValues(values: unknown[] | undefined, encode: (a: TextArray) => unknown): unknown[] | undefined {
+  if (!values?.some((v) => v instanceof TextArray)) return values;
+  return values.map((v) => (v instanceof TextArray ? encode(v) : v));
+}
+
+const toBinary = (a: TextArray): Buffer => encodeTextArray(a.values);
+const toPlainArray = (a: TextArray): unknown[] => [...a.values];
+
 const RETRYABLE = new Set(['40001', '40P01']);
 const MAX_ATTEMPTS = 5;
 
@@ -70,7 +123,8 @@ export class PostgresDatabase implements Database {
     return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
   }
 
-  private queryConfig(text: string, values: unknown[] | undefined, opts: QueryOptions | undefined): pg.QueryConfig {
+  private queryConfig(text: string, params: unknown[] | undefined, opts: QueryOptions | undefined): pg.QueryConfig {
+    const values = bindValues(params, toBinary);
     if (!opts?.prepare) return { text, values };
     let name = this.statementNames.get(text);
     if (!name && this.statementNames.size < MAX_PREPARED_STATEMENTS) {
@@ -137,7 +191,7 @@ export class PgliteDatabase implements Database {
   }
 
   async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
-    const r = await this.pglite.query<T>(sql, params);
+    const r = await this.pglite.query<T>(sql, bindValues(params, toPlainArray));
     return { rows: r.rows, rowCount: Math.max(r.rows.length, r.affectedRows ?? 0) };
   }
 
@@ -150,7 +204,7 @@ export class PgliteDatabase implements Database {
       this.pglite.transaction(async (t) => {
         const tx: Queryable = {
           query: async <R>(sql: string, params?: unknown[]) => {
-            const r = await t.query<R>(sql, params);
+            const r = await t.query<R>(sql, bindValues(params, toPlainArray));
             return { rows: r.rows, rowCount: Math.max(r.rows.length, r.affectedRows ?? 0) };
           },
         };

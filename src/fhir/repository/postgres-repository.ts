@@ -1,7 +1,7 @@
 import { randomUUID, createHash } from 'node:crypto';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
-import type { Database, Queryable } from '../../db/database.js';
+import { TextArray, type Database, type Queryable } from '../../db/database.js';
 import { renumber, runParts } from '../../db/statement.js';
 import { badRequest, conflict, gone, notFound, OperationOutcomeError, outcome, preconditionFailed } from '../outcomes.js';
 import { EMPTY_INDEXES, SEARCH_INDEX_VERSION, type ResourceIndexes } from '../search/types.js';
@@ -139,7 +139,7 @@ export class PostgresFhirRepository implements FhirRepository {
     const hash = contentHash(stored);
     const change: ResourceChange = { interaction: 'create', resourceType: stored.resourceType, id, versionId };
     const statement = new WriteStatement([
-      stored.resourceType, id, this.context.orgId, versionId, now, createdAt ?? now, hash, stored, indexes.tokens, indexes.refs, indexes.texts,
+      stored.resourceType, id, this.context.orgId, versionId, now, createdAt ?? now, hash, stored, new TextArray(indexes.tokens), new TextArray(indexes.refs), new TextArray(indexes.texts),
     ]);
     statement.add(this.deps.indexRowsSql?.(indexes, { isNew: true, source: 'cur', firstParam: statement.nextParam }));
     statement.add(this.deps.onWriteSql?.(this.context, change, { firstParam: statement.nextParam, gate: 'cur' }));
@@ -330,7 +330,7 @@ export class PostgresFhirRepository implements FhirRepository {
     }
     const indexes = this.deps.extractIndexes(stored);
     const change: ResourceChange = { interaction: current.deleted ? 'create' : 'update', resourceType: valid.resourceType, id, versionId: nextVersion };
-    const statement = new WriteStatement([valid.resourceType, id, nextVersion, now, hash, stored, indexes.tokens, indexes.refs, indexes.texts]);
+    const statement = new WriteStatement([valid.resourceType, id, nextVersion, now, hash, stored, new TextArray(indexes.tokens), new TextArray(indexes.refs), new TextArray(indexes.texts)]);
     statement.add(this.deps.indexRowsSql?.(indexes, { isNew: current.deleted, source: 'cur', firstParam: statement.nextParam }));
     statement.add(this.deps.onWriteSql?.(this.context, change, { firstParam: statement.nextParam, gate: 'cur' }));
     for (const [i, part] of (opts.alongside ?? []).entries()) {

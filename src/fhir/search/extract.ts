@@ -2,7 +2,7 @@ import fhirpath from 'fhirpath';
 import r4Model from 'fhirpath/fhir-context/r4';
 import type { Resource } from '@medplum/fhirtypes';
 import { ADDRESS_PARTS, COLUMN_PARAMS, HUMAN_NAME_PARTS, isPhonetic, searchParamsOf, splitUnion, type ComponentParamType, type SearchParamDef } from './parameters.js';
-import { dateRange, numberRange, MAX_INSTANT, MIN_INSTANT } from './ranges.js';
+import { dateBounds, dateRange, isoInstant, numberRange, MAX_INSTANT, MIN_INSTANT } from './ranges.js';
 import { normalizeReference, normalizeString, ofTypeKey, phoneticKeys, referenceType, refKey, textKey, tokenKeys, uriKey } from './tokens.js';
 import type { CompositeIndexRow, DateIndexRow, NumberIndexRow, ResourceIndexes, StringIndexRow } from './types.js';
 
@@ -136,26 +136,40 @@ function planSimplePath(expression: string): PathPlan | undefined {
   return plan;
 }
 
+const NOTHING: TypedValue[] = [];
+
 function runPlan(plan: PathPlan, resource: Resource): TypedValue[] {
-  return runPlanFrom(plan, { value: resource, type: resource.resourceType });
+  // Most parameters of a type find nothing at their first step: that case allocates nothing.
+  const first = readStep(plan.steps[0], resource as unknown as Record<string, unknown>, undefined);
+  return first ? finishPlan(plan, first, 1) : NOTHING;
 }
 
 function runPlanFrom(plan: PathPlan, start: TypedValue): TypedValue[] {
-  let current: TypedValue[] = [start];
-  for (const step of plan.steps) {
-    const next: TypedValue[] = [];
+  return finishPlan(plan, [start], 0);
+}
+
+/** The values of one step's keys in one object, appended to `into` (created on the first value found). */
+function readStep(step: Step, obj: Record<string, unknown>, into: TypedValue[] | undefined): TypedValue[] | undefined {
+  for (const { key, type } of step.keys) {
+    const v = obj[key];
+    if (v === undefined || v === null) continue;
+    into ??= [];
+    if (Array.isArray(v)) {
+      for (const e of v) if (e !== null && e !== undefined) into.push({ value: e, type });
+    } else into.push({ value: v, type });
+  }
+  return into;
+}
+
+function finishPlan(plan: PathPlan, items: TypedValue[], from: number): TypedValue[] {
+  let current = items;
+  for (let i = from; i < plan.steps.length; i++) {
+    let next: TypedValue[] | undefined;
     for (const item of current) {
-      const obj = item.value as Record<string, unknown>;
-      if (obj === null || typeof obj !== 'object') continue;
-      for (const { key, type } of step.keys) {
-        const v = obj[key];
-        if (v === undefined || v === null) continue;
-        if (Array.isArray(v)) {
-          for (const e of v) if (e !== null && e !== undefined) next.push({ value: e, type });
-        } else next.push({ value: v, type });
-      }
+      const obj = item.value;
+      if (obj !== null && typeof obj === 'object') next = readStep(plan.steps[i], obj as Record<string, unknown>, next);
     }
-    if (next.length === 0) return next;
+    if (!next) return NOTHING;
     current = next;
   }
   return plan.filter ? current.filter(plan.filter) : current;
@@ -366,9 +380,9 @@ function indexDate(c: IndexCollector, param: string, tv: TypedValue): void {
   const o = v as Json;
   const type = tv.type ?? inferType(v);
   if (type === 'Period') {
-    const start = typeof o.start === 'string' ? dateRange(o.start) : undefined;
-    const end = typeof o.end === 'string' ? dateRange(o.end) : undefined;
-    if (start || end) c.date(param, start?.low ?? MIN_INSTANT, end?.high ?? MAX_INSTANT);
+    const start = typeof o.start === 'string' ? dateBounds(o.start) : undefined;
+    const end = typeof o.end === 'string' ? dateBounds(o.end) : undefined;
+    if (start || end) c.date(param, start ? isoInstant(start.start) : MIN_INSTANT, end ? isoInstant(end.end - 1) : MAX_INSTANT);
   } else if (type === 'Timing') {
     for (const e of (o.event as unknown[] | undefined) ?? []) indexDateText(c, param, e);
     const bounds = (o.repeat as Json | undefined)?.boundsPeriod;

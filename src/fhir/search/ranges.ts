@@ -21,6 +21,15 @@ export const MAX_INSTANT = 'infinity';
  * the whole UTC day. Returns undefined for text that is not a FHIR date.
  */
 export function dateRange(value: string): DateRange | undefined {
+  const b = dateBounds(value);
+  return b && { low: isoInstant(b.start), high: isoInstant(b.end - 1) };
+}
+
+/** An epoch millisecond as the ISO instant the date columns take. */
+export const isoInstant = (ms: number): string => new Date(ms).toISOString();
+
+/** dateRange as epoch milliseconds, end exclusive: for callers that need only one end of the range. */
+export function dateBounds(value: string): { start: number; end: number } | undefined {
   const m = DATE_RE.exec(value);
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s, frac, tz] = m;
@@ -56,7 +65,7 @@ export function dateRange(value: string): DateRange | undefined {
     }
   }
   if (Number.isNaN(start) || Number.isNaN(end)) return undefined;
-  return { low: new Date(start).toISOString(), high: new Date(end - 1).toISOString() };
+  return { start, end };
 }
 
 export interface NumberRange {

@@ -22,7 +22,7 @@ import { soundex } from 'soundex-code';
  * References go into `refs` as `param|Type/id` (relative) or `param|<absolute url>` as written.
  */
 
-const escapePart = (s: string): string => s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|');
+const escapePart = (s: string): string => (s.includes('|') || s.includes('\\') ? s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|') : s);
 
 /** The keys stored for one token value (system may be absent, code may be absent when only a system is given). */
 export function tokenKeys(param: string, system: string | undefined, code: string | undefined): string[] {
@@ -109,11 +109,14 @@ export function normalizeReference(reference: string | undefined): string | unde
   return history >= 0 ? reference.slice(0, history) : reference;
 }
 
+const TYPE_NAME = /^[A-Z][A-Za-z]+$/;
+
 /** The resource type a reference points to, if it can be read from the reference text. */
 export function referenceType(reference: string): string | undefined {
   if (reference.startsWith('urn:')) return undefined;
-  const parts = reference.split('/');
-  if (parts.length < 2) return undefined;
-  const type = parts[parts.length - 2];
-  return /^[A-Z][A-Za-z]+$/.test(type) ? type : undefined;
+  const last = reference.lastIndexOf('/');
+  if (last < 0) return undefined;
+  const type = reference.slice(reference.lastIndexOf('/', last - 1) + 1, last);
+  return TYPE_NAME.test(type) ? type : undefined;
 }
+
