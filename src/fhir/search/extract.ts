@@ -3,7 +3,7 @@ import r4Model from 'fhirpath/fhir-context/r4';
 import type { Resource } from '@medplum/fhirtypes';
 import { ADDRESS_PARTS, COLUMN_PARAMS, HUMAN_NAME_PARTS, isPhonetic, searchParamsOf, splitUnion, type ComponentParamType, type SearchParamDef } from './parameters.js';
 import { dateBounds, dateRange, isoInstant, numberRange, MAX_INSTANT, MIN_INSTANT } from './ranges.js';
-import { normalizeReference, normalizeString, ofTypeKey, phoneticKeys, referenceType, refKey, textKey, tokenKeys, uriKey } from './tokens.js';
+import { normalizeReference, normalizeString, ofTypeKey, phoneticKeys, referenceType, refKey, textKey, addTokenKeys, uriKey } from './tokens.js';
 import type { CompositeIndexRow, DateIndexRow, NumberIndexRow, ResourceIndexes, StringIndexRow } from './types.js';
 
 /** A value found by a parameter's expression, with its FHIR type when the model knows it. */
@@ -273,7 +273,7 @@ class IndexCollector {
   token(param: string, system: unknown, code: unknown): void {
     const s = typeof system === 'string' ? system : undefined;
     const c = typeof code === 'string' ? code : typeof code === 'boolean' || typeof code === 'number' ? String(code) : undefined;
-    for (const k of tokenKeys(param, s, c)) this.tokens.add(k);
+    addTokenKeys(this.tokens, param, s, c);
   }
 
   date(param: string, low: string, high: string): void {

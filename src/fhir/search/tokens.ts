@@ -26,13 +26,19 @@ const escapePart = (s: string): string => (s.includes('|') || s.includes('\\') ?
 
 /** The keys stored for one token value (system may be absent, code may be absent when only a system is given). */
 export function tokenKeys(param: string, system: string | undefined, code: string | undefined): string[] {
-  const keys: string[] = [];
+  const keys = new Set<string>();
+  addTokenKeys(keys, param, system, code);
+  return [...keys];
+}
+
+/** tokenKeys, added straight to a set (extraction's hot path). */
+export function addTokenKeys(into: Set<string>, param: string, system: string | undefined, code: string | undefined): void {
+  const escapedSystem = system ? escapePart(system) : '';
   if (code !== undefined && code !== '') {
-    keys.push(`${param}=${code}`);
-    keys.push(`${param}|${system ? escapePart(system) : ''}|${code}`);
+    into.add(`${param}=${code}`);
+    into.add(`${param}|${escapedSystem}|${code}`);
   }
-  if (system) keys.push(`${param}|${escapePart(system)}|`);
-  return keys;
+  if (system) into.add(`${param}|${escapedSystem}|`);
 }
 
 /** The key a token search value is looked up by: mirrors tokenKeys. */

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { Resource } from '@medplum/fhirtypes';
 import { extractIndexes } from '../../../src/fhir/search/extract.js';
 import { getSearchParam, searchParamsForCapabilityStatement } from '../../../src/fhir/search/parameters.js';
-import { dateRange, numberRange } from '../../../src/fhir/search/ranges.js';
+import { dateRange, isoInstant, numberRange } from '../../../src/fhir/search/ranges.js';
+import { seededRandom } from '../../../bench/support/search-dataset.js';
 import { normalizeString, ofTypeKey, textKey, tokenKeys, tokenSearchKey } from '../../../src/fhir/search/tokens.js';
 
 const patient: Resource = {
@@ -124,6 +125,15 @@ describe('ranges and normalisation', () => {
     expect(dateRange('2020-02-03T04:05')).toEqual({ low: '2020-02-03T04:05:00.000Z', high: '2020-02-03T04:05:59.999Z' });
     expect(dateRange('2020-02-03T04:05:06.789-01:00')?.low).toBe('2020-02-03T05:05:06.789Z');
     expect(dateRange('not a date')).toBeUndefined();
+  });
+  it('writes instants exactly as Date#toISOString does, across leap years, centuries and the edges of the range', () => {
+    const random = seededRandom(7);
+    const edges = [0, -1, Date.UTC(2000, 1, 29, 23, 59, 59, 999), Date.UTC(1900, 2, 1), Date.UTC(2100, 1, 28, 12), Date.UTC(1000, 0, 1), Date.UTC(9999, 11, 31, 23, 59, 59, 999)];
+    const beyond = [Date.UTC(999, 11, 31, 23, 59, 59, 999), Date.UTC(10000, 0, 1), Date.UTC(-50, 5, 5)];
+    // Random instants from year 900 to 10100, so some fall outside 1000–9999 on either side.
+    const spread = Array.from({ length: 200_000 }, () => Math.floor(Date.UTC(900, 0, 1) + random() * (Date.UTC(10100, 0, 1) - Date.UTC(900, 0, 1))));
+    const wrong = [...edges, ...beyond, ...spread].filter((ms) => isoInstant(ms) !== new Date(ms).toISOString());
+    expect(wrong).toEqual([]);
   });
   it('gives number ranges by significant digits', () => {
     expect(numberRange('100')).toEqual({ low: 99.5, high: 100.5 });
