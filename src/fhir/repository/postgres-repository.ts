@@ -5,7 +5,7 @@ import { TextArray, type Database, type Queryable } from '../../db/database.js';
 import { renumber, runParts } from '../../db/statement.js';
 import { badRequest, conflict, gone, notFound, OperationOutcomeError, outcome, preconditionFailed } from '../outcomes.js';
 import { EMPTY_INDEXES, SEARCH_INDEX_VERSION, type ResourceIndexes } from '../search/types.js';
-import { contentHash, fhirInstant, withServerMeta } from './meta.js';
+import { fhirInstant, storedVersion, withServerMeta, type StoredVersion } from './meta.js';
 import type {
   CreateOptions,
   FhirRepository,
@@ -112,19 +112,18 @@ export class PostgresFhirRepository implements FhirRepository {
         if (matches.length === 1) {
           return { resource: (await self.read(valid.resourceType, matches[0])) as T, outcome: 'existing' as const };
         }
-        return { resource: await self.insertNew(self.requireTx(), valid, newId), outcome: 'created' as const };
+        return created(await self.insertNew(self.requireTx(), valid, newId));
       });
     }
     // A create whose every part is one statement needs no explicit transaction: PostgreSQL runs a single
     // statement atomically, and BEGIN/COMMIT would be two more round trips on the busiest write there is.
-    if (!this.tx && this.writesInOneStatement) return { resource: await this.insertNew(this.db, valid, newId), outcome: 'created' };
-    return {
-      resource: await this.withTransaction((repo) => {
+    if (!this.tx && this.writesInOneStatement) return created(await this.insertNew(this.db, valid, newId));
+    return created(
+      await this.withTransaction((repo) => {
         const self = repo as PostgresFhirRepository;
         return self.insertNew(self.requireTx(), valid, newId);
       }),
-      outcome: 'created',
-    };
+    );
   }
 
   /** True when a write's rows, index rows and hook all go into its one statement. */
@@ -132,14 +131,13 @@ export class PostgresFhirRepository implements FhirRepository {
     return this.deps.indexRowsSql !== undefined && this.deps.onWrite === undefined;
   }
 
-  private async insertNew<T extends Resource>(q: Queryable, valid: T, id: string, versionId = 1, createdAt?: string): Promise<T> {
+  private async insertNew<T extends Resource>(q: Queryable, valid: T, id: string, versionId = 1, createdAt?: string): Promise<StoredVersion<T>> {
     const now = fhirInstant();
-    const stored = withServerMeta(valid, id, versionId, now);
+    const { resource: stored, json, hash } = storedVersion(valid, id, versionId, now);
     const indexes = this.deps.extractIndexes(stored);
-    const hash = contentHash(stored);
     const change: ResourceChange = { interaction: 'create', resourceType: stored.resourceType, id, versionId };
     const statement = new WriteStatement([
-      stored.resourceType, id, this.context.orgId, versionId, now, createdAt ?? now, hash, stored, new TextArray(indexes.tokens), new TextArray(indexes.refs), new TextArray(indexes.texts),
+      stored.resourceType, id, this.context.orgId, versionId, now, createdAt ?? now, hash, json, new TextArray(indexes.tokens), new TextArray(indexes.refs), new TextArray(indexes.texts),
     ]);
     statement.add(this.deps.indexRowsSql?.(indexes, { isNew: true, source: 'cur', firstParam: statement.nextParam }));
     statement.add(this.deps.onWriteSql?.(this.context, change, { firstParam: statement.nextParam, gate: 'cur' }));
@@ -158,7 +156,7 @@ export class PostgresFhirRepository implements FhirRepository {
     if (inserted.rowCount === 0) throw conflict(`${stored.resourceType}/${id} already exists`);
     if (!this.deps.indexRowsSql) await this.deps.writeIndexRows(q, stored.resourceType, id, indexes, { isNew: true });
     await this.onWrite(q, change);
-    return stored;
+    return { resource: stored, json, hash };
   }
 
   private async onWrite(q: Queryable, change: ResourceChange): Promise<void> {
@@ -315,22 +313,21 @@ export class PostgresFhirRepository implements FhirRepository {
       }
     }
     if (!current) {
-      const created = await this.insertNew(tx, valid, id);
+      const version = await this.insertNew(tx, valid, id);
       if (opts.alongside?.length) await runParts(tx, opts.alongside);
-      return { resource: created, outcome: 'created' };
+      return created(version);
     }
 
     const nextVersion = current.version_id + 1;
     const now = fhirInstant();
-    const stored = withServerMeta(valid, id, nextVersion, now);
-    const hash = contentHash(stored);
+    const { resource: stored, json, hash } = storedVersion(valid, id, nextVersion, now);
     if (!current.deleted && hash === current.content_hash) {
       if (opts.alongside?.length) await runParts(tx, opts.alongside);
       return { resource: current.resource_data as T, outcome: 'unchanged' };
     }
     const indexes = this.deps.extractIndexes(stored);
     const change: ResourceChange = { interaction: current.deleted ? 'create' : 'update', resourceType: valid.resourceType, id, versionId: nextVersion };
-    const statement = new WriteStatement([valid.resourceType, id, nextVersion, now, hash, stored, new TextArray(indexes.tokens), new TextArray(indexes.refs), new TextArray(indexes.texts)]);
+    const statement = new WriteStatement([valid.resourceType, id, nextVersion, now, hash, json, new TextArray(indexes.tokens), new TextArray(indexes.refs), new TextArray(indexes.texts)]);
     statement.add(this.deps.indexRowsSql?.(indexes, { isNew: current.deleted, source: 'cur', firstParam: statement.nextParam }));
     statement.add(this.deps.onWriteSql?.(this.context, change, { firstParam: statement.nextParam, gate: 'cur' }));
     for (const [i, part] of (opts.alongside ?? []).entries()) {
@@ -351,7 +348,7 @@ export class PostgresFhirRepository implements FhirRepository {
     if (!this.deps.indexRowsSql) await this.deps.writeIndexRows(tx, valid.resourceType, id, indexes, { isNew: current.deleted });
     await this.onWrite(tx, change);
     this.wroteLocked(valid.resourceType, id, { org_id: current.org_id, version_id: nextVersion, deleted: false, content_hash: hash, resource_data: stored });
-    return { resource: stored, outcome: current.deleted ? 'created' : 'updated' };
+    return { resource: stored, json, outcome: current.deleted ? 'created' : 'updated' };
   }
 
   async conditionalUpdate<T extends Resource>(resource: T, query: SearchQuery): Promise<WriteResult<T>> {
@@ -565,6 +562,11 @@ class WriteStatement {
   get ctes(): string {
     return this.parts.length > 0 ? `,\n       ${this.parts.join(',\n       ')}` : '';
   }
+}
+
+/** The result of a create: the stored resource and its JSON text, for a response that sends it as written. */
+function created<T extends Resource>(version: StoredVersion<T>): WriteResult<T> {
+  return { resource: version.resource, json: version.json, outcome: 'created' };
 }
 
 function stripServerMeta<T extends Resource>(resource: T): T {

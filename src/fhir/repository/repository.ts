@@ -24,6 +24,8 @@ export type WriteOutcome = 'created' | 'updated' | 'unchanged' | 'existing';
 
 export interface WriteResult<T extends Resource = Resource> {
   resource: T;
+  /** The resource as the JSON text that was stored, when this write stored it (not for 'existing' or 'unchanged'). */
+  json?: string;
   outcome: WriteOutcome;
 }
 

@@ -226,17 +226,17 @@ function bodyResource(req: FhirRequest, type: string): Resource {
 
 function writeResponse(req: FhirRequest, result: WriteResult): FhirResponse {
   const status = result.outcome === 'created' ? 201 : 200;
-  const response = resourceResponse(status, result.resource);
-  if (result.outcome === 'created') {
-    response.headers = { ...response.headers, location: versionLocation(req, result.resource) };
-  }
+  const { headers } = resourceResponse(status, result.resource);
+  const withLocation = result.outcome === 'created' ? { ...headers, location: versionLocation(req, result.resource) } : headers;
   switch (preferHeader(req, 'return')) {
     case 'minimal':
-      return { ...response, body: undefined };
+      return { status, headers: withLocation };
     case 'OperationOutcome':
-      return { ...response, body: allOk(`${result.resource.resourceType}/${result.resource.id} ${result.outcome}`) };
+      return { status, headers: withLocation, body: allOk(`${result.resource.resourceType}/${result.resource.id} ${result.outcome}`) };
     default:
-      return response;
+      // The text just stored is the body, when the caller takes text (see FhirRequest.acceptsJsonText).
+      if (req.acceptsJsonText && result.json !== undefined) return { status, headers: withLocation, json: result.json };
+      return { status, headers: withLocation, body: result.resource };
   }
 }
 

@@ -239,6 +239,37 @@ describe.each(testDatabaseKinds())('FHIR REST create/read/update/delete on %s', 
     expect((await inject({ method: 'GET', url: '/fhir/Patient/never-was' })).statusCode).toBe(404);
   });
 
+  it('answers a create and an update with the resource as stored, meta included, and Bundle writes with the resource', async () => {
+    const created = await inject({
+      method: 'POST',
+      url: '/fhir/Patient',
+      headers: { 'content-type': FHIR },
+      payload: { resourceType: 'Patient', meta: { versionId: '7', profile: ['http://example.org/p'] }, name: [{ family: 'Written "as" stored' }] },
+    });
+    expect(created.statusCode).toBe(201);
+    const body = created.json();
+    expect(Object.keys(body).slice(0, 3)).toEqual(['resourceType', 'id', 'meta']);
+    expect(body.meta).toEqual({ profile: ['http://example.org/p'], versionId: '1', lastUpdated: expect.any(String) });
+    expect((await inject({ method: 'GET', url: `/fhir/Patient/${body.id}` })).json()).toEqual(body);
+    const updated = await inject({
+      method: 'PUT',
+      url: `/fhir/Patient/${body.id}?_pretty=true`,
+      headers: { 'content-type': FHIR },
+      payload: { ...body, active: true },
+    });
+    expect(updated.statusCode).toBe(200);
+    expect(updated.body).toContain('\n  "resourceType"');
+    expect(updated.json()).toEqual((await inject({ method: 'GET', url: `/fhir/Patient/${body.id}` })).json());
+    expect(updated.json().meta.versionId).toBe('2');
+    const batch = await inject({
+      method: 'POST',
+      url: '/fhir',
+      headers: { 'content-type': FHIR },
+      payload: { resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'POST', url: 'Patient' }, resource: { resourceType: 'Patient', active: false } }] },
+    });
+    expect(batch.json().entry[0].resource).toMatchObject({ resourceType: 'Patient', active: false, meta: { versionId: '1' } });
+  });
+
   it('pretty-prints with _pretty and refuses XML', async () => {
     const p = await createPatient();
     const pretty = await inject({ method: 'GET', url: `/fhir/Patient/${p.id}?_pretty=true` });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Resource } from '@medplum/fhirtypes';
-import { extractIndexes } from '../../../src/fhir/search/extract.js';
+import fhirpath from 'fhirpath';
+import r4Model from 'fhirpath/fhir-context/r4';
+import type { Patient, Resource } from '@medplum/fhirtypes';
+import { extractIndexes, isFastPath } from '../../../src/fhir/search/extract.js';
 import { getSearchParam, searchParamsForCapabilityStatement } from '../../../src/fhir/search/parameters.js';
 import { dateRange, isoInstant, numberRange } from '../../../src/fhir/search/ranges.js';
 import { seededRandom } from '../../../bench/support/search-dataset.js';
@@ -51,6 +53,18 @@ describe('extractIndexes', () => {
       ]),
     );
     expect(ix.tokens).not.toContain(tokenSearchKey('phone', undefined, 'jose@example.org'));
+  });
+
+  it('indexes deceased as the FHIRPath engine evaluates its expression, without the engine', () => {
+    const expression = getSearchParam('Patient', 'deceased')!.expressionParts[0];
+    expect(isFastPath(expression)).toBe(true);
+    const engine = fhirpath.compile(expression, r4Model);
+    const variants: Partial<Patient>[] = [{}, { deceasedBoolean: true }, { deceasedBoolean: false }, { deceasedDateTime: '2020-02-02' }, { deceasedDateTime: '2020' }];
+    for (const variant of variants) {
+      const p: Patient = { resourceType: 'Patient', ...variant };
+      const [value] = engine(p) as boolean[];
+      expect(extractIndexes(p).tokens.filter((k) => k.startsWith('deceased'))).toEqual(tokenKeys('deceased', undefined, String(value)));
+    }
   });
 
   it('keeps relative references without version, absolute ones as written, and drops contained ones', () => {
