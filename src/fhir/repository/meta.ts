@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
+import { isoInstant } from '../search/ranges.js';
 
 /** FHIR instants as the server writes them: UTC, milliseconds, 'Z'. */
-export function fhirInstant(date: Date = new Date()): string {
-  return date.toISOString();
+export function fhirInstant(date?: Date): string {
+  return isoInstant(date ? date.getTime() : Date.now());
 }
 
 /**
