@@ -47,7 +47,7 @@ const COMPOSITES: SideTable<CompositeIndexRow> = {
  * The INSERT of one resource's rows into a side table; `owner` is the SELECT list that gives (resource_type, id)
  * and `from` what it reads from. The rows come from unnest() of one array per column, or, for a single row (a
  * resource's one date, say: the usual case), from its values as they are: PostgreSQL then builds and walks no
- * arrays, which measured a tenth of the cost of the date row of a create.
+ * arrays (measured: about 12 of the 65 µs of backend CPU the date row of an Encounter create cost).
  */
 function insertRows<R>(table: SideTable<R>, rows: R[], p: (value: unknown) => string, owner: string, from: string): string {
   const { name, columns } = table;
