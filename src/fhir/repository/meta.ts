@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
-import { isoInstant } from '../search/ranges.js';
+import { isoInstant } from '../instant.js';
 
 /** FHIR instants as the server writes them: UTC, milliseconds, 'Z'. */
 export function fhirInstant(date?: Date): string {

@@ -226,7 +226,7 @@ function bodyResource(req: FhirRequest, type: string): Resource {
 
 function writeResponse(req: FhirRequest, result: WriteResult): FhirResponse {
   const status = result.outcome === 'created' ? 201 : 200;
-  const { headers } = resourceResponse(status, result.resource);
+  const headers = versionHeaders(result.resource.meta?.versionId, result.resource.meta?.lastUpdated);
   const withLocation = result.outcome === 'created' ? { ...headers, location: versionLocation(req, result.resource) } : headers;
   switch (preferHeader(req, 'return')) {
     case 'minimal':

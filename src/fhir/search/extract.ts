@@ -2,7 +2,8 @@ import fhirpath from 'fhirpath';
 import r4Model from 'fhirpath/fhir-context/r4';
 import type { Resource } from '@medplum/fhirtypes';
 import { ADDRESS_PARTS, COLUMN_PARAMS, HUMAN_NAME_PARTS, isPhonetic, searchParamsOf, splitUnion, type ComponentParamType, type SearchParamDef } from './parameters.js';
-import { dateBounds, dateRange, isoInstant, numberRange, MAX_INSTANT, MIN_INSTANT } from './ranges.js';
+import { isoInstant } from '../instant.js';
+import { dateBounds, dateRange, numberRange, MAX_INSTANT, MIN_INSTANT } from './ranges.js';
 import { normalizeReference, normalizeString, ofTypeKey, phoneticKeys, referenceType, refKey, textKey, addTokenKeys, uriKey } from './tokens.js';
 import type { CompositeIndexRow, DateIndexRow, NumberIndexRow, ResourceIndexes, StringIndexRow } from './types.js';
 

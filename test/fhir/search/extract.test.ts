@@ -4,7 +4,8 @@ import r4Model from 'fhirpath/fhir-context/r4';
 import type { Patient, Resource } from '@medplum/fhirtypes';
 import { extractIndexes, isFastPath } from '../../../src/fhir/search/extract.js';
 import { getSearchParam, searchParamsForCapabilityStatement } from '../../../src/fhir/search/parameters.js';
-import { dateRange, isoInstant, numberRange } from '../../../src/fhir/search/ranges.js';
+import { isoInstant } from '../../../src/fhir/instant.js';
+import { dateRange, numberRange } from '../../../src/fhir/search/ranges.js';
 import { seededRandom } from '../../../bench/support/search-dataset.js';
 import { normalizeString, ofTypeKey, textKey, tokenKeys, tokenSearchKey } from '../../../src/fhir/search/tokens.js';
 
