@@ -5,7 +5,8 @@
  */
 import Fastify from 'fastify';
 import pg from 'pg';
-import { randomUUID } from 'node:crypto';
+// The same ids as the product (time-ordered), so the comparison leaves out FHIR logic and nothing else.
+import { newResourceId } from '../../src/fhir/repository/ids.js';
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
 const app = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024 });
@@ -27,7 +28,7 @@ app.get('/healthz', async () => ({ status: 'ok' }));
 
 app.post('/fhir/:type', async (req, reply) => {
   const { type } = req.params as { type: string };
-  const id = randomUUID();
+  const id = newResourceId();
   const resource = { ...(req.body as object), id };
   const client = await pool.connect();
   try {

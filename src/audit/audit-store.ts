@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { AuditEvent } from '@medplum/fhirtypes';
 import type { Queryable } from '../db/database.js';
+import { newResourceId } from '../fhir/repository/ids.js';
 import { contentHash, withServerMeta } from '../fhir/repository/meta.js';
 import type { ResourceIndexes } from '../fhir/search/types.js';
 
@@ -34,7 +34,7 @@ function auditEventsSql(indexing: AuditIndexing, pending: PendingAuditEvent[]): 
   const rows: unknown[] = [];
   const indexRows: { strings: unknown[]; dates: unknown[]; numbers: unknown[] } = { strings: [], dates: [], numbers: [] };
   for (const { orgId, event } of pending) {
-    const id = randomUUID();
+    const id = newResourceId();
     const stored = withServerMeta(event, id, 1, event.recorded as string);
     const indexes = indexing.extractIndexes(stored);
     rows.push({ id, org_id: orgId, recorded: stored.recorded, content_hash: contentHash(stored), data: stored, tokens: indexes.tokens, refs: indexes.refs, texts: indexes.texts });

@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { Appointment, AppointmentParticipant, CodeableConcept, Extension, Schedule, Slot } from '@medplum/fhirtypes';
 import { badRequest, conflict, OperationOutcomeError, unprocessable } from '../fhir/outcomes.js';
+import { newResourceId } from '../fhir/repository/ids.js';
 import type { FhirRepository } from '../fhir/repository/repository.js';
 import { readAvailability } from './availability.js';
 import {
@@ -69,7 +69,7 @@ export async function bookProposed(repo: FhirRepository, proposed: Appointment, 
     const practitionerRef = schedule.actor.find((a) => idOf(a, 'Practitioner'))?.reference;
     const participant = withScheduleActor(proposed.participant ?? [], practitionerRef, opts.holdUntil === undefined);
     const status = opts.holdUntil ? 'pending' : statusFromParticipants(participant);
-    const appointmentId = opts.appointmentId ?? randomUUID();
+    const appointmentId = opts.appointmentId ?? newResourceId();
     const holdExt: Extension[] = opts.holdUntil ? [{ url: HOLD_EXPIRES_EXTENSION, valueInstant: instant(opts.holdUntil) }] : [];
 
     const { bufferMinutes } = readAvailability(schedule);

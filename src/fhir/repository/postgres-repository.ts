@@ -1,10 +1,11 @@
-import { randomUUID, createHash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { TextArray, type Database, type Queryable } from '../../db/database.js';
 import { renumber, runParts } from '../../db/statement.js';
 import { badRequest, conflict, gone, notFound, OperationOutcomeError, outcome, preconditionFailed } from '../outcomes.js';
 import { EMPTY_INDEXES, SEARCH_INDEX_VERSION, type ResourceIndexes } from '../search/types.js';
+import { newResourceId } from './ids.js';
 import { fhirInstant, storedVersion, withServerMeta, type StoredVersion } from './meta.js';
 import type {
   CreateOptions,
@@ -98,7 +99,7 @@ export class PostgresFhirRepository implements FhirRepository {
   // ---------------------------------------------------------------------------------------------- create
 
   async create<T extends Resource>(resource: T, opts: CreateOptions = {}): Promise<WriteResult<T>> {
-    const newId = opts.assignedId ?? randomUUID();
+    const newId = opts.assignedId ?? newResourceId();
     const valid = this.deps.validate(stripServerMeta({ ...resource, id: undefined })) as T;
     if (opts.ifNoneExist) {
       const criteria = opts.ifNoneExist;

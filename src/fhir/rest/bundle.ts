@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, BundleEntryResponse, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { badRequest, normalizeError, OperationOutcomeError, outcome, preconditionFailed } from '../outcomes.js';
+import { newResourceId } from '../repository/ids.js';
 import type { FhirRepository } from '../repository/repository.js';
 import { parseQueryString, preferHeader, resourceResponse } from './router.js';
 import type { FhirContext, FhirRequest, FhirResponse } from './types.js';
@@ -151,7 +151,7 @@ async function resolveTransactionReferences(entries: BundleEntry[], repo: FhirRe
   for (const [i, entry] of entries.entries()) {
     if (entry.request!.method !== 'POST' || !entry.resource) continue;
     const type = entry.resource.resourceType;
-    let target: { id: string; existing: boolean } = { id: randomUUID(), existing: false };
+    let target: { id: string; existing: boolean } = { id: newResourceId(), existing: false };
     if (entry.request!.ifNoneExist) {
       const matches = await repo.search(type, { ...parseQueryString(entry.request!.ifNoneExist), _count: '2', _elements: 'id' }, { strict: true });
       const found = (matches.entry ?? []).filter((e) => e.search?.mode === 'match');

@@ -49,6 +49,14 @@ describe.each(testDatabaseKinds())('FHIR REST create/read/update/delete on %s', 
     expect(read.headers.etag).toBe('W/"1"');
   });
 
+  it('gives new resources time-ordered ids (UUID version 7), later creates sorting after earlier ones', async () => {
+    const ids = [];
+    for (let i = 0; i < 5; i++) ids.push((await createPatient(`Order${i}`)).id!);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
   it('accepts plain application/json and answers in it when asked', async () => {
     const res = await inject({
       method: 'POST',
