@@ -18,7 +18,8 @@ interface Row {
   resource_type: string;
   id: string;
   resource_data: Resource;
-  refs: string[];
+  /** selected only where _include follows it: pg parses every text[] it is sent, which costs more than the query */
+  refs?: string[];
 }
 
 interface PageRow extends Row {
@@ -108,8 +109,9 @@ async function fetchPage(db: Queryable, scope: SearchScope, request: SearchReque
   const cursorSql = cursor ? `WHERE ${cursorCondition(b, keys, cursor, idDescending)}` : '';
   // OFFSET 0 keeps the inner query from being merged into the outer one, so each sort key is computed once
   // per row rather than once for every place the cursor condition and ORDER BY mention it.
-  const sql = `SELECT q.resource_type, q.id, q.resource_data, q.refs${keys.map((_, i) => `, q.k${i}::text AS c${i}`).join('')}
-    FROM (SELECT r.resource_type, r.id, r.resource_data, r.refs${keys.map((k, i) => `, ${k.sql} AS k${i}`).join('')}
+  const refs = request.include.length > 0 ? ', q.refs' : '';
+  const sql = `SELECT q.resource_type, q.id, q.resource_data${refs}${keys.map((_, i) => `, q.k${i}::text AS c${i}`).join('')}
+    FROM (SELECT r.resource_type, r.id, r.resource_data${refs ? ', r.refs' : ''}${keys.map((k, i) => `, ${k.sql} AS k${i}`).join('')}
           FROM fhir_resources r WHERE ${where} OFFSET 0) q
     ${cursorSql}
     ORDER BY ${order.join(', ')}
@@ -138,19 +140,22 @@ async function countMatches(db: Queryable, scope: SearchScope, request: SearchRe
 
 const rowKey = (type: string, id: string) => `${type}/${id}`;
 
-async function fetchByKeys(db: Queryable, scope: SearchScope, keys: { type: string; id: string }[]): Promise<Row[]> {
+/** Included rows carry their references only when an :iterate include will follow them. */
+const refsIf = (iterate: boolean) => (iterate ? ', r.refs' : '');
+
+async function fetchByKeys(db: Queryable, scope: SearchScope, keys: { type: string; id: string }[], iterate: boolean): Promise<Row[]> {
   if (keys.length === 0) return [];
   const b = new SqlBuilder();
-  const sql = `SELECT r.resource_type, r.id, r.resource_data, r.refs FROM fhir_resources r
+  const sql = `SELECT r.resource_type, r.id, r.resource_data${refsIf(iterate)} FROM fhir_resources r
     WHERE r.org_id = ${b.param(scope.orgId, 'text')} AND NOT r.deleted
       AND (r.resource_type, r.id) IN (SELECT * FROM unnest(${b.param(keys.map((k) => k.type), 'text[]')}, ${b.param(keys.map((k) => k.id), 'text[]')}))`;
   return (await db.query<Row>(sql, b.params)).rows;
 }
 
-async function fetchReferrers(db: Queryable, scope: SearchScope, sourceType: string, refKeys: string[], limit: number): Promise<Row[]> {
+async function fetchReferrers(db: Queryable, scope: SearchScope, sourceType: string, refKeys: string[], limit: number, iterate: boolean): Promise<Row[]> {
   if (refKeys.length === 0 || limit <= 0) return [];
   const b = new SqlBuilder();
-  const sql = `SELECT r.resource_type, r.id, r.resource_data, r.refs FROM fhir_resources r
+  const sql = `SELECT r.resource_type, r.id, r.resource_data${refsIf(iterate)} FROM fhir_resources r
     WHERE ${baseConditions(b, 'r', scope, sourceType).join(' AND ')} AND r.refs && ${b.param(refKeys, 'text[]')}
     ORDER BY r.id LIMIT ${b.param(limit, 'int')}`;
   return (await db.query<Row>(sql, b.params)).rows;
@@ -162,6 +167,7 @@ async function collectIncludes(db: Queryable, scope: SearchScope, request: Searc
   const seen = new Set(matches.map((r) => rowKey(r.resource_type, r.id)));
   const included: Row[] = [];
   let frontier = matches;
+  const iterate = request.include.some((s) => s.iterate);
   const base = scope.baseUrl.replace(/\/$/, '') + '/';
   for (let depth = 0; frontier.length > 0 && depth < MAX_ITERATE_DEPTH && included.length < MAX_INCLUDED; depth++) {
     const active = (specs: IncludeSpec[]) => (depth === 0 ? specs : specs.filter((s) => s.iterate));
@@ -179,7 +185,7 @@ async function collectIncludes(db: Queryable, scope: SearchScope, request: Searc
       const prefix = refPrefix(spec.param.code);
       for (const row of frontier) {
         if (row.resource_type !== spec.sourceType) continue;
-        for (const ref of row.refs) {
+        for (const ref of row.refs ?? []) {
           if (!ref.startsWith(prefix)) continue;
           let target = ref.slice(prefix.length);
           if (target.startsWith(base)) target = target.slice(base.length);
@@ -190,12 +196,12 @@ async function collectIncludes(db: Queryable, scope: SearchScope, request: Searc
         }
       }
     }
-    add(await fetchByKeys(db, scope, [...targets.values()]));
+    add(await fetchByKeys(db, scope, [...targets.values()], iterate));
     for (const spec of active(request.revinclude)) {
       const keys = frontier
         .filter((row) => !spec.targetType || row.resource_type === spec.targetType)
         .map((row) => refKey(spec.param.code, `${row.resource_type}/${row.id}`));
-      add(await fetchReferrers(db, scope, spec.sourceType, keys, MAX_INCLUDED - included.length - found.length));
+      add(await fetchReferrers(db, scope, spec.sourceType, keys, MAX_INCLUDED - included.length - found.length, iterate));
     }
     included.push(...found);
     frontier = found;

@@ -116,6 +116,29 @@ describe.each(testDatabaseKinds())('search on %s', (kind) => {
     expect(rev.entry![0].fullUrl).toBe(`${BASE}/Patient/${patient}`);
   });
 
+  it('follows _include:iterate from included resources, and plain _include only from the matches', async () => {
+    const patient = patients[2].id!;
+    const query = { patient: `Patient/${patient}`, _sort: 'recorded-date', _count: '3' };
+    const idOf = (ref: string | undefined) => ref?.split('/')[1];
+    const iterated = await search('Condition', { ...query, _include: 'Condition:encounter', '_include:iterate': 'Encounter:service-provider' });
+    const matched = conditions.filter((c) => ids(iterated).includes(c.id!));
+    expect(matched).toHaveLength(3);
+    const encounterIds = new Set(matched.map((c) => idOf(c.encounter?.reference)!));
+    const organizationIds = new Set(encounters.filter((e) => encounterIds.has(e.id!)).map((e) => idOf(e.serviceProvider?.reference)!));
+    expect(organizationIds.size).toBeGreaterThan(0);
+    expect(sorted(ids(iterated, 'include'))).toEqual(sorted([...encounterIds, ...organizationIds]));
+
+    const flat = await search('Condition', { ...query, _include: ['Condition:encounter', 'Encounter:service-provider'] });
+    expect(sorted(ids(flat, 'include'))).toEqual(sorted([...encounterIds]));
+
+    // reverse includes iterate too: the conditions recorded in a patient's encounters
+    const rev = await search('Patient', { _id: patient, _revinclude: 'Encounter:subject', '_revinclude:iterate': 'Condition:encounter' });
+    const ofPatient = new Set(encounters.filter((e) => e.subject?.reference === `Patient/${patient}`).map((e) => e.id!));
+    const conditionIds = conditions.filter((c) => ofPatient.has(idOf(c.encounter?.reference)!)).map((c) => c.id!);
+    expect(conditionIds.length).toBeGreaterThan(0);
+    expect(sorted(ids(rev, 'include'))).toEqual(sorted([...ofPatient, ...conditionIds]));
+  });
+
   it('pages through all matches with keyset cursors: each exactly once, in order, and back again', async () => {
     const seen: string[] = [];
     const starts: number[] = [];
