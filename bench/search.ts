@@ -9,11 +9,15 @@
  *     (`searchResources`: parse + SQL + Bundle, no HTTP), interleaved sample by sample.
  *  3. Search over HTTP under load: the real server process (dist/src/main.js as `npm start` runs it, with authentication) against a bare
  *     Fastify + pg server running the hand-written SQL (bench/support/search-baseline-server.ts), autocannon.
- *  4. Create throughput through the repository: without indexing, with indexing in the write statement, and
- *     with the side-table rows in a statement of their own (the write path before they were folded in).
+ *  4. Create throughput over HTTP, as clients see it: the server with its search indexing against the same server
+ *     whose store extracts nothing (bench/support/fhir-server.ts), 10 connections, rounds in alternating order.
+ *  5. Create throughput through the repository, one client, no HTTP and no validation (so indexing weighs more
+ *     than anywhere a client can see): without indexing, with indexing in the write statement, and with the
+ *     side-table rows in a statement of their own (the write path before they were folded in).
  *
  * Targets (issue 3): search p50 < 10 ms and p99 < 50 ms; creates with indexing ≥ 80% of creates without.
  * Knobs: BENCH_COPIES, BENCH_DAYS, BENCH_SAMPLES, BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_WRITE_CREATES, BENCH_WRITE_ROUNDS,
+ * BENCH_WRITE_HTTP_ROUNDS,
  * BENCH_EXPLAIN=1 (plans),
  * BENCH_KEEP_DATABASE=1 (leave the loaded database for a closer look; its URL is printed).
  */
@@ -51,6 +55,10 @@ const HTTP_LOADS = [1, CONNECTIONS];
 const WRITE_SAMPLE = 400;
 const WRITE_CREATES = Number(process.env.BENCH_WRITE_CREATES ?? 2000);
 const WRITE_ROUNDS = Number(process.env.BENCH_WRITE_ROUNDS ?? 7);
+const WRITE_HTTP_ROUNDS = Number(process.env.BENCH_WRITE_HTTP_ROUNDS ?? 4);
+const WRITE_HTTP_CONNECTIONS = 10;
+const INDEXED_PORT = 18413;
+const UNINDEXED_PORT = 18414;
 const FHIR_PORT = 18411;
 const BASE_PORT = 18412;
 const CLIENT_ID = 'bench-client';
@@ -66,6 +74,13 @@ const ms = (n: number) => n.toFixed(n < 10 ? 2 : 1);
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** The middle value; with an even count, the mean of the two middle values. */
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 function latency(samples: number[]): { p50: number; p99: number } {
@@ -274,11 +289,70 @@ async function measureWrites(db: PostgresDatabase): Promise<WriteRates> {
       ratios.get(v)!.push(ms.get('without indexing')! / ms.get(v)!);
     }
   }
-  const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
   return {
     rates: new Map(variants.map((v) => [v, median(rates.get(v)!)])),
     ratios: new Map(variants.map((v) => [v, { median: median(ratios.get(v)!), min: Math.min(...ratios.get(v)!), max: Math.max(...ratios.get(v)!) }])),
   };
+}
+
+interface HttpWriteRates {
+  /** median creates/s with and without indexing */
+  indexed: number;
+  unindexed: number;
+  /** each round's creates/s with indexing over the same round's without */
+  ratios: number[];
+}
+
+/**
+ * Create throughput over HTTP, as clients see it: the product's server with its search indexing and the same
+ * server whose store extracts nothing (bench/support/fhir-server.ts, both run from that one entry), on the loaded
+ * database, WRITE_HTTP_CONNECTIONS connections posting the Synthea Patients and Encounters. The two take turns in
+ * rounds, in an order that alternates, so both meet the same machine; the ratio is each round's.
+ */
+async function measureHttpWrites(databaseUrl: string, children: ChildProcess[]): Promise<HttpWriteRates> {
+  const sample = syntheaTemplate().resources.filter((r) => r.resourceType === 'Patient' || r.resourceType === 'Encounter').slice(0, WRITE_SAMPLE);
+  const bodies = sample.map((r) => ({ path: `/fhir/${r.resourceType}`, body: JSON.stringify({ ...r, id: undefined }) }));
+  const servers = [
+    { name: 'indexed', port: INDEXED_PORT, indexing: 'on' },
+    { name: 'unindexed', port: UNINDEXED_PORT, indexing: 'off' },
+  ] as const;
+  const auth = new Map<string, Record<string, string>>();
+  for (const server of servers) {
+    const env = {
+      DATABASE_URL: databaseUrl,
+      DEMO_DATA: 'false',
+      LOG_LEVEL: 'warn',
+      BOOTSTRAP_CLIENT_ID: CLIENT_ID,
+      BOOTSTRAP_CLIENT_SECRET: CLIENT_SECRET,
+      PUBLIC_BASE_URL: `http://127.0.0.1:${server.port}`,
+      BENCH_INDEXING: server.indexing,
+    };
+    children.push(await startProcess('bench/support/fhir-server.ts', env, server.port));
+    auth.set(server.name, await clientAuthorization(`http://127.0.0.1:${server.port}`, CLIENT_ID, CLIENT_SECRET));
+  }
+  const run = async (server: (typeof servers)[number], seconds: number): Promise<number> => {
+    let i = 0;
+    const result = await autocannon({
+      url: `http://127.0.0.1:${server.port}`,
+      duration: seconds,
+      connections: WRITE_HTTP_CONNECTIONS,
+      headers: { 'content-type': 'application/fhir+json', ...auth.get(server.name)! },
+      requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, ...bodies[i++ % bodies.length] }) }],
+    } as autocannon.Options);
+    if (result.non2xx + result.errors > 0) throw new Error(`${server.name}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
+    return result.requests.average;
+  };
+  for (const server of servers) await run(server, 3); // warm-up
+  const rates: Record<'indexed' | 'unindexed', number[]> = { indexed: [], unindexed: [] };
+  const ratios: number[] = [];
+  for (let round = 0; round < WRITE_HTTP_ROUNDS; round++) {
+    const inRound: Partial<Record<'indexed' | 'unindexed', number>> = {};
+    for (const server of round % 2 ? [...servers].reverse() : servers) inRound[server.name] = await run(server, HTTP_SECONDS);
+    rates.indexed.push(inRound.indexed!);
+    rates.unindexed.push(inRound.unindexed!);
+    ratios.push(inRound.indexed! / inRound.unindexed!);
+  }
+  return { indexed: median(rates.indexed), unindexed: median(rates.unindexed), ratios };
 }
 
 // ------------------------------------------------------------------------------------------------- main
@@ -327,6 +401,10 @@ async function main() {
     }
     for (const c of children.splice(0)) await stopProcess(c);
 
+    log('creating over HTTP, with and without indexing');
+    const httpWrites = await measureHttpWrites(database.url, children);
+    for (const c of children.splice(0)) await stopProcess(c);
+
     log('creating through the repository');
     const writes = await measureWrites(db);
 
@@ -364,11 +442,22 @@ async function main() {
         ),
       ),
     );
+    const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+    const httpRatio = median(httpWrites.ratios);
+    console.log(
+      `\n### Creates over HTTP: the server with its search indexing and the same server without, ${WRITE_HTTP_CONNECTIONS} connections, ` +
+        `${WRITE_HTTP_ROUNDS} rounds of ${HTTP_SECONDS} s each, taking turns in alternating order\n`,
+    );
+    console.log(
+      markdownTable(
+        ['creates/s with indexing (median)', 'creates/s without (median)', 'with / without: median (each round)', 'target ≥ 80%'],
+        [[httpWrites.indexed.toFixed(0), httpWrites.unindexed.toFixed(0), `${pct(httpRatio)} (${httpWrites.ratios.map(pct).join(', ')})`, httpRatio >= TARGET_WRITE_RATIO ? 'met' : 'NOT met']],
+      ),
+    );
     console.log(
       `\n### Creates through the repository: one client, ${WRITE_ROUNDS} rounds of ${WRITE_CREATES} creates per variant ` +
         `(${WRITE_SAMPLE} Synthea Patients/Encounters), the variants taking turns create by create\n`,
     );
-    const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
     console.log(
       markdownTable(
         ['variant', 'creates/s (median)', 'vs without indexing in the same round: median (lowest–highest round)', 'target ≥ 80%'],

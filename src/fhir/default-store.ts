@@ -9,11 +9,12 @@ import {
   searchResources,
   writeIndexRows,
 } from './search/index.js';
+import type { RepositoryDependencies } from './repository/postgres-repository.js';
 import { createFhirStore, type FhirStore } from './store.js';
 import { loadValidationDefinitions, validateResource } from './validation/validate.js';
 
-/** The FHIR store with the product's validation and search modules. */
-export function createDefaultFhirStore(db: Database): FhirStore {
+/** The FHIR store with the product's validation and search modules; `overrides` replaces some of them. */
+export function createDefaultFhirStore(db: Database, overrides: Partial<RepositoryDependencies> = {}): FhirStore {
   loadValidationDefinitions();
   return createFhirStore(
     db,
@@ -26,6 +27,7 @@ export function createDefaultFhirStore(db: Database): FhirStore {
       onWriteSql: auditWriteSql,
       search: (tx, ctx, resourceType, query, opts) => searchResources(tx, ctx, resourceType, query, opts),
       searchCompartment: (tx, ctx, args) => searchCompartment(tx, ctx, args),
+      ...overrides,
     },
     { searchParams: searchParamsForCapabilityStatement },
   );

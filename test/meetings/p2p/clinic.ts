@@ -14,7 +14,7 @@ import { createSignalingServer, type SignalingServer } from '../../../src/meetin
 import { SIGNING_KEY } from './support.js';
 
 /**
- * One server process of the product as src/main.ts wires it — FHIR API, meetings, p2p signaling whose presence
+ * One server process of the product as src/server.ts wires it — FHIR API, meetings, p2p signaling whose presence
  * drives the meeting workflow — on a database and a bus shared with other instances, listening on its own port.
  */
 export interface ClinicInstance {
