@@ -9,6 +9,7 @@ import * as searchTexts from './008-search-texts.js';
 import * as auditOutbox from './009-audit-outbox.js';
 import * as dropIndexVersionIndex from './010-drop-index-version-index.js';
 import * as resourcesInline from './011-resources-inline.js';
+import * as partialRefsIndex from './012-partial-refs-index.js';
 
 export interface Migration {
   version: number;
@@ -29,4 +30,5 @@ export const migrations: Migration[] = [
   { version: 9, name: 'audit-outbox', sql: auditOutbox.sql },
   { version: 10, name: 'drop-index-version-index', sql: dropIndexVersionIndex.sql },
   { version: 11, name: 'resources-inline', sql: resourcesInline.sql },
+  { version: 12, name: 'partial-refs-index', sql: partialRefsIndex.sql },
 ];

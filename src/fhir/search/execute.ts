@@ -5,7 +5,7 @@ import type { Queryable } from '../../db/database.js';
 import { badRequest, outcome } from '../outcomes.js';
 import { parseSearchRequest, type IncludeSpec, type SearchRequest } from './parse.js';
 import { baseConditions, compartmentCondition, filterCondition, sortExpression, SqlBuilder, type SearchScope, type SortKeyType } from './sql.js';
-import { referenceType, refKey, refPrefix } from './tokens.js';
+import { referenceType, refKey, refPrefix, refsCondition } from './tokens.js';
 import { resolveCodes } from './resolve-codes.js';
 
 export interface SearchContext {
@@ -156,7 +156,7 @@ async function fetchReferrers(db: Queryable, scope: SearchScope, sourceType: str
   if (refKeys.length === 0 || limit <= 0) return [];
   const b = new SqlBuilder();
   const sql = `SELECT r.resource_type, r.id, r.resource_data${refsIf(iterate)} FROM fhir_resources r
-    WHERE ${baseConditions(b, 'r', scope, sourceType).join(' AND ')} AND r.refs && ${b.param(refKeys, 'text[]')}
+    WHERE ${baseConditions(b, 'r', scope, sourceType).join(' AND ')} AND ${refsCondition('r', '&&', b.param(refKeys, 'text[]'))}
     ORDER BY r.id LIMIT ${b.param(limit, 'int')}`;
   return (await db.query<Row>(sql, b.params)).rows;
 }

@@ -2,7 +2,7 @@ import { badRequest } from '../outcomes.js';
 import { getSearchParam, isPhonetic, rowsRead, type CompositeComponent, type SearchParamDef } from './parameters.js';
 import { isHasFilter, splitComposite, TERMINOLOGY_MODIFIERS, splitPipe, splitPrefix, unescapeValue, type HasFilter, type SearchFilter, type SearchPrefix, type SortKey } from './parse.js';
 import { dateRange, numberRange } from './ranges.js';
-import { normalizeString, ofTypeKey, phoneticKeys, refKey, refPrefix, textKey, tokenPrefixes, tokenSearchKey, uriKey } from './tokens.js';
+import { normalizeString, ofTypeKey, phoneticKeys, refKey, refPrefix, refsCondition, textKey, tokenPrefixes, tokenSearchKey, uriKey } from './tokens.js';
 
 /*
  * Search becomes SQL here and only here. Every value from the request goes through SqlBuilder.param() and
@@ -188,7 +188,7 @@ function referenceKeys(scope: SearchScope, ref: { code: string; targets: string[
 function referenceCondition(b: SqlBuilder, alias: string, scope: SearchScope, f: SearchFilter): string {
   const keys = f.values.flatMap((v) => referenceKeys(scope, { code: f.param.code, targets: f.param.targets, targetType: f.targetType }, v));
   if (keys.length === 0) return 'false';
-  return `${alias}.refs && ${b.param(keys, 'text[]')}`;
+  return refsCondition(alias, '&&', b.param(keys, 'text[]'));
 }
 
 /**
@@ -200,7 +200,7 @@ function chainCondition(b: SqlBuilder, alias: string, scope: SearchScope, f: Sea
     const t = b.alias('c');
     const conds = [...baseConditions(b, t, scope, targetType), filterCondition(b, t, scope, filter)];
     const prefix = b.param(refKey(f.param.code, `${targetType}/`), 'text');
-    return `${alias}.refs && (SELECT coalesce(array_agg(${prefix} || ${t}.id), '{}') FROM fhir_resources ${t} WHERE ${conds.join(' AND ')})`;
+    return refsCondition(alias, '&&', `(SELECT coalesce(array_agg(${prefix} || ${t}.id), '{}') FROM fhir_resources ${t} WHERE ${conds.join(' AND ')})`);
   });
   return or(parts);
 }
@@ -210,7 +210,7 @@ function hasCondition(b: SqlBuilder, alias: string, scope: SearchScope, f: HasFi
   const t = b.alias('h');
   const conds = [...baseConditions(b, t, scope, f.sourceType), filterCondition(b, t, scope, f.filter)];
   const prefix = b.param(refPrefix(f.refParam), 'text');
-  return `EXISTS (SELECT 1 FROM fhir_resources ${t} WHERE ${conds.join(' AND ')} AND ${t}.refs @> ARRAY[${prefix} || ${alias}.resource_type || '/' || ${alias}.id])`;
+  return `EXISTS (SELECT 1 FROM fhir_resources ${t} WHERE ${conds.join(' AND ')} AND ${refsCondition(t, '@>', `ARRAY[${prefix} || ${alias}.resource_type || '/' || ${alias}.id]`)})`;
 }
 
 /** One string search value against a normalised column and an as-written column. */
@@ -474,7 +474,7 @@ export function compartmentCondition(b: SqlBuilder, alias: string, resourceType:
     .filter((p) => getSearchParam(resourceType, p)?.type === 'reference')
     .map((p) => refKey(p, `${compartment.type}/${compartment.id}`));
   const parts: string[] = [];
-  if (keys.length > 0) parts.push(`${alias}.refs && ${b.param(keys, 'text[]')}`);
+  if (keys.length > 0) parts.push(refsCondition(alias, '&&', b.param(keys, 'text[]')));
   if (resourceType === compartment.type) parts.push(`${alias}.id = ${b.param(compartment.id, 'text')}`);
   return parts.length > 0 ? or(parts) : 'false';
 }

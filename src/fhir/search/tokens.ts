@@ -92,6 +92,16 @@ export function refPrefix(param: string): string {
   return `${param}|`;
 }
 
+/**
+ * A condition on the `refs` keys of `alias` (`&&` any of, `@>` all of `keys`, an SQL expression). The GIN index on
+ * refs holds only rows that have references (most Patients, Practitioners and Organizations have none, and
+ * each of those would otherwise add an entry to the index on every write); the planner uses a partial index
+ * only for a query that states its predicate, so every condition on refs repeats it.
+ */
+export function refsCondition(alias: string, op: '&&' | '@>', keys: string): string {
+  return `(${alias}.refs <> '{}'::text[] AND ${alias}.refs ${op} ${keys})`;
+}
+
 /*
  * The `:text` modifier matches words of the text at any position (`% word%`), which no index serves, so its
  * values live in the resource's own unindexed `texts` array rather than as side-table rows: one array element
