@@ -6,6 +6,7 @@
  */
 import autocannon from 'autocannon';
 import type { ChildProcess } from 'node:child_process';
+import { alternate, median } from './support/alternate.js';
 import { clientAuthorization } from './support/client-token.js';
 import { samplePatient } from './support/fixtures.js';
 import { buildServer, freshDatabase, markdownTable, startProcess, stopProcess } from './support/servers.js';
@@ -91,7 +92,6 @@ async function measure(t: Target, op: Operation): Promise<Phase> {
   }
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 async function main() {
   buildServer();
@@ -113,23 +113,23 @@ async function main() {
     const fhirBase = `http://127.0.0.1:${FHIR_PORT}`;
     const baseline: Target = { name: 'baseline', base: `http://127.0.0.1:${BASE_PORT}`, auth: {}, ids: [], created: 0 };
     const fhir: Target = { name: 'fhir', base: fhirBase, auth: await clientAuthorization(fhirBase, CLIENT_ID, CLIENT_SECRET), ids: [], created: 0 };
-    // The machine is shared and its speed drifts over a run: each operation runs in rounds, the two servers back
-    // to back in an order that alternates, and every round's FHIR figure is compared with the same round's baseline.
     // Warm-up, not counted: the first requests of a process compile code and fill caches.
     for (const t of [baseline, fhir]) await measure(t, 'create');
+    // The machine is shared and its speed drifts: each operation runs the two servers in strict alternation,
+    // baseline first and last, and each FHIR run is compared with the baseline runs just before and after it.
     const phases = new Map<string, Phase[]>();
-    const ratios = new Map<Operation, number[]>(OPERATIONS.map((op) => [op, []]));
+    const ratios = new Map<Operation, number[]>();
     for (const op of OPERATIONS) {
-      for (let round = 0; round < ROUNDS; round++) {
-        const inRound = new Map<string, Phase>();
-        for (const t of round % 2 ? [fhir, baseline] : [baseline, fhir]) {
-          const phase = await measure(t, op);
-          inRound.set(t.name, phase);
-          phases.set(`${t.name} ${op}`, [...(phases.get(`${t.name} ${op}`) ?? []), phase]);
-        }
-        ratios.get(op)!.push(inRound.get('fhir')!.rps / inRound.get('baseline')!.rps);
-        process.stderr.write(`${op} round ${round + 1}: baseline ${inRound.get('baseline')!.rps}/s, FHIR ${inRound.get('fhir')!.rps}/s\n`);
-      }
+      const runs = await alternate(
+        () => measure(baseline, op),
+        () => measure(fhir, op),
+        ROUNDS,
+        (p) => p.rps,
+        (round, b, f, ratio) => process.stderr.write(`${op} round ${round + 1}: FHIR ${f.rps}/s, baseline after it ${b.rps}/s, ratio ${ratio.toFixed(2)}\n`),
+      );
+      phases.set(`baseline ${op}`, runs.a);
+      phases.set(`fhir ${op}`, runs.b);
+      ratios.set(op, runs.ratios);
     }
     const targets: Record<Operation, number> = { create: 0.7, read: 0.75, update: 0 };
     const summary = (name: string, op: Operation) => {
@@ -156,7 +156,7 @@ async function main() {
         b.errors + f.errors,
       ];
     });
-    console.log(`\nCRUD on PostgreSQL, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION} s per server and operation\n`);
+    console.log(`\nCRUD on PostgreSQL, ${CONNECTIONS} connections, ${DURATION} s per run; per operation ${ROUNDS} FHIR runs between ${ROUNDS + 1} baseline runs, strictly alternating\n`);
     console.log(
       markdownTable(
         ['operation', 'baseline req/s (median)', 'FHIR req/s (median)', 'FHIR / baseline: median (each round)', 'target', 'baseline p50 / worst p99 ms', 'FHIR p50 / worst p99 ms', 'errors'],
