@@ -113,13 +113,14 @@ async function main() {
     const fhirBase = `http://127.0.0.1:${FHIR_PORT}`;
     const baseline: Target = { name: 'baseline', base: `http://127.0.0.1:${BASE_PORT}`, auth: {}, ids: [], created: 0 };
     const fhir: Target = { name: 'fhir', base: fhirBase, auth: await clientAuthorization(fhirBase, CLIENT_ID, CLIENT_SECRET), ids: [], created: 0 };
-    // Warm-up, not counted: the first requests of a process compile code and fill caches.
-    for (const t of [baseline, fhir]) await measure(t, 'create');
     // The machine is shared and its speed drifts: each operation runs the two servers in strict alternation,
     // baseline first and last, and each FHIR run is compared with the baseline runs just before and after it.
     const phases = new Map<string, Phase[]>();
     const ratios = new Map<Operation, number[]>();
     for (const op of OPERATIONS) {
+      // Warm-up of each operation, not counted: the first requests of a code path compile it, prepare its
+      // statements on every pooled connection and fill caches (the first read run came out 20–40% slower).
+      for (const t of [baseline, fhir]) await measure(t, op);
       const runs = await alternate(
         () => measure(baseline, op),
         () => measure(fhir, op),
