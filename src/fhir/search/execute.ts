@@ -18,7 +18,7 @@ interface Row {
   resource_type: string;
   id: string;
   resource_data: Resource;
-  /** selected only where _include follows it: pg parses every text[] it is sent, which costs more than the query */
+  /** selected only where _include follows it: the driver parses every text[] it receives, element by element */
   refs?: string[];
 }
 
@@ -109,9 +109,9 @@ async function fetchPage(db: Queryable, scope: SearchScope, request: SearchReque
   const cursorSql = cursor ? `WHERE ${cursorCondition(b, keys, cursor, idDescending)}` : '';
   // OFFSET 0 keeps the inner query from being merged into the outer one, so each sort key is computed once
   // per row rather than once for every place the cursor condition and ORDER BY mention it.
-  const refs = request.include.length > 0 ? ', q.refs' : '';
-  const sql = `SELECT q.resource_type, q.id, q.resource_data${refs}${keys.map((_, i) => `, q.k${i}::text AS c${i}`).join('')}
-    FROM (SELECT r.resource_type, r.id, r.resource_data${refs ? ', r.refs' : ''}${keys.map((k, i) => `, ${k.sql} AS k${i}`).join('')}
+  const refs = (alias: string) => (request.include.length > 0 ? `, ${alias}.refs` : '');
+  const sql = `SELECT q.resource_type, q.id, q.resource_data${refs('q')}${keys.map((_, i) => `, q.k${i}::text AS c${i}`).join('')}
+    FROM (SELECT r.resource_type, r.id, r.resource_data${refs('r')}${keys.map((k, i) => `, ${k.sql} AS k${i}`).join('')}
           FROM fhir_resources r WHERE ${where} OFFSET 0) q
     ${cursorSql}
     ORDER BY ${order.join(', ')}
