@@ -92,7 +92,6 @@ async function measure(t: Target, op: Operation): Promise<Phase> {
   }
 }
 
-
 async function main() {
   buildServer();
   const fhirDb = await freshDatabase('bench_fhir');
