@@ -100,6 +100,10 @@ describe.each(kinds)('p2p signaling across two instances (%s bus)', (kind) => {
     const patient2 = await join(a, 'm2', 'p2', 'patient');
     await patient1.next('admitted');
     await patient2.next('admitted');
+    // As a browser does, each host signals a peer once its own instance has told it of that peer: the other
+    // instance admits first, and the log entry reaches this one a moment later.
+    expect((await host1.next('peer-joined')).peer.peerId).toBe(patient1.peerId);
+    expect((await host2.next('peer-joined')).peer.peerId).toBe(patient2.peerId);
 
     // A peer of another meeting is unknown here, on this instance as on the other.
     host1.send({ type: 'signal', to: patient2.peerId, data: { description: { type: 'offer', sdp: 'v=0 wrong meeting' } } });
