@@ -29,7 +29,10 @@ export async function migrate(db: Database, migrations: Migration[] = allMigrati
   });
 }
 
-/** Migrations are plain DDL written by us: statements end with ';' at the end of a line, no dollar quoting. */
+/**
+ * Migrations are plain DDL written by us: statements end with ';' at the end of a line, and a function body
+ * (dollar-quoted) is written on the line of its CREATE FUNCTION.
+ */
 function splitStatements(sql: string): string[] {
   return sql
     .split(/;\s*$/m)

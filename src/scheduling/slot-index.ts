@@ -1,6 +1,6 @@
 import type { Slot } from '@medplum/fhirtypes';
 import type { Queryable } from '../db/database.js';
-import { refKey, refsCondition, tokenSearchKey } from '../fhir/search/tokens.js';
+import { refKey, refsCondition, tokensCondition, tokenSearchKey } from '../fhir/search/tokens.js';
 
 /**
  * Slots of one schedule by start time, for $find. The schedule reference and the status are matched on the
@@ -42,13 +42,14 @@ export function createSlotIndex(db: Queryable): SlotIndex {
     async slotsStarting(scope, page) {
       const base = scope.baseUrl.replace(/\/$/, '');
       const refs = [refKey('schedule', `Schedule/${page.scheduleId}`), refKey('schedule', `${base}/Schedule/${page.scheduleId}`)];
+      // `status=C` keys: indexed as they are, so they serve both the index and the exact match.
       const statuses = page.statuses.map((status) => tokenSearchKey('status', undefined, status));
       const result = await db.query<{ resource_data: Slot }>(
         `SELECT s.resource_data
            FROM (SELECT r.id, r.resource_data, (r.resource_data->>'start')::timestamptz AS start
                    FROM fhir_resources r
                   WHERE r.org_id = $1::text AND r.resource_type = 'Slot' AND NOT r.deleted
-                    AND ${refsCondition('r', '&&', '$2::text[]')} AND r.tokens && $3::text[]) s
+                    AND ${refsCondition('r', '&&', '$2::text[]')} AND ${tokensCondition('r', '$3::text[]', '$3::text[]')}) s
           WHERE s.start >= $4::timestamptz AND s.start < $5::timestamptz
           ORDER BY s.start, s.id
           LIMIT $6::int`,

@@ -10,6 +10,7 @@ import * as auditOutbox from './009-audit-outbox.js';
 import * as dropIndexVersionIndex from './010-drop-index-version-index.js';
 import * as resourcesInline from './011-resources-inline.js';
 import * as partialRefsIndex from './012-partial-refs-index.js';
+import * as hashedKeyIndexes from './013-hashed-key-indexes.js';
 
 export interface Migration {
   version: number;
@@ -31,4 +32,5 @@ export const migrations: Migration[] = [
   { version: 10, name: 'drop-index-version-index', sql: dropIndexVersionIndex.sql },
   { version: 11, name: 'resources-inline', sql: resourcesInline.sql },
   { version: 12, name: 'partial-refs-index', sql: partialRefsIndex.sql },
+  { version: 13, name: 'hashed-key-indexes', sql: hashedKeyIndexes.sql },
 ];

@@ -2,7 +2,10 @@ import { badRequest } from '../outcomes.js';
 import { getSearchParam, isPhonetic, rowsRead, type CompositeComponent, type SearchParamDef } from './parameters.js';
 import { isHasFilter, splitComposite, TERMINOLOGY_MODIFIERS, splitPipe, splitPrefix, unescapeValue, type HasFilter, type SearchFilter, type SearchPrefix, type SortKey } from './parse.js';
 import { dateRange, numberRange } from './ranges.js';
-import { normalizeString, ofTypeKey, phoneticKeys, refKey, refPrefix, refsCondition, textKey, tokenPrefixes, tokenSearchKey, uriKey } from './tokens.js';
+import {
+  indexedLookup, normalizeString, ofTypeKey, phoneticKeys, refKey, refPrefix, refsCondition, textKey, tokenLookup, tokenPrefixes, tokensCondition,
+  tokenSearchKey, uriKey, type TokenLookup,
+} from './tokens.js';
 
 /*
  * Search becomes SQL here and only here. Every value from the request goes through SqlBuilder.param() and
@@ -124,30 +127,40 @@ function tokenCondition(b: SqlBuilder, alias: string, f: SearchFilter): string {
     if (!f.codes) throw badRequest(`:${f.modifier} is not supported here`, f.key ?? code);
     // A code of the set, or any code of a system the set includes whole (the `system|` key). A `code` element
     // (Patient.gender) has no system in the resource, its system being that of its binding: it matches by code.
-    const keys = f.codes.flatMap((m) =>
-      m.code === undefined ? [tokenSearchKey(code, m.system, '')] : [tokenSearchKey(code, m.system, m.code), tokenSearchKey(code, '', m.code)],
+    const lookups = f.codes.flatMap((m) =>
+      m.code === undefined ? [tokenLookup(code, m.system, '')] : [tokenLookup(code, m.system, m.code), tokenLookup(code, '', m.code)],
     );
-    if (keys.length === 0) return f.modifier === 'not-in' ? 'true' : 'false';
-    const match = `${alias}.tokens && ${b.param(keys, 'text[]')}`;
-    return f.modifier === 'not-in' ? `NOT (${match})` : match;
+    if (lookups.length === 0) return f.modifier === 'not-in' ? 'true' : 'false';
+    return f.modifier === 'not-in' ? noTokenMatch(b, alias, lookups) : tokenMatch(b, alias, lookups);
   }
-  let keys: string[];
+  let lookups: TokenLookup[];
   if (f.modifier === 'of-type') {
-    keys = f.values.map((v) => {
+    lookups = f.values.map((v) => {
       const parts = splitPipe(v);
       if (parts.length !== 3) throw badRequest(`:of-type takes system|code|value, got ${v}`, `${code}:of-type`);
-      return ofTypeKey(code, parts[0], parts[1], parts[2]);
+      return indexedLookup(ofTypeKey(code, parts[0], parts[1], parts[2]));
     });
   } else {
-    keys = f.values.map((v) => {
+    lookups = f.values.map((v) => {
       const parts = splitPipe(v);
-      if (parts.length === 1) return tokenSearchKey(code, undefined, parts[0]);
-      if (parts.length === 2) return tokenSearchKey(code, parts[0], parts[1]);
+      if (parts.length === 1) return tokenLookup(code, undefined, parts[0]);
+      if (parts.length === 2) return tokenLookup(code, parts[0], parts[1]);
       throw badRequest(`Invalid token ${v}`, code);
     });
   }
-  const match = `${alias}.tokens && ${b.param(keys, 'text[]')}`;
-  return f.modifier === 'not' ? `NOT (${match})` : match;
+  return f.modifier === 'not' ? noTokenMatch(b, alias, lookups) : tokenMatch(b, alias, lookups);
+}
+
+/** Some token key of `alias` is one of the lookups' keys: through the index when every lookup has an indexed key. */
+function tokenMatch(b: SqlBuilder, alias: string, lookups: TokenLookup[]): string {
+  const indexKeys = lookups.map((l) => l.indexKey);
+  const indexed = indexKeys.every((k) => k !== undefined);
+  return tokensCondition(alias, b.param(lookups.map((l) => l.key), 'text[]'), indexed ? b.param([...new Set(indexKeys)], 'text[]') : undefined);
+}
+
+/** No token key of `alias` is one of the lookups' keys (`:not`, `:not-in`): every row is read, the index cannot help. */
+function noTokenMatch(b: SqlBuilder, alias: string, lookups: TokenLookup[]): string {
+  return `NOT (${tokensCondition(alias, b.param(lookups.map((l) => l.key), 'text[]'))})`;
 }
 
 function uriCondition(b: SqlBuilder, alias: string, f: SearchFilter): string {
@@ -162,7 +175,7 @@ function uriCondition(b: SqlBuilder, alias: string, f: SearchFilter): string {
     );
     return `EXISTS (SELECT 1 FROM unnest(${alias}.tokens) ${v} WHERE ${test.join(' OR ')})`;
   }
-  return `${alias}.tokens && ${b.param(values.map((u) => uriKey(code, u)), 'text[]')}`;
+  return tokenMatch(b, alias, values.map((u) => indexedLookup(uriKey(code, u))));
 }
 
 /**
@@ -228,7 +241,7 @@ function stringCondition(b: SqlBuilder, alias: string, f: SearchFilter): string 
   if (!isPhonetic(f.param) || f.modifier) return rows;
   // A name that sounds the same (Soundex), or one that starts with the value as any string search would.
   const keys = f.values.flatMap((raw) => phoneticKeys(f.param.code, unescapeValue(raw)));
-  return keys.length === 0 ? rows : `(${rows} OR ${alias}.tokens && ${b.param(keys, 'text[]')})`;
+  return keys.length === 0 ? rows : `(${rows} OR ${tokenMatch(b, alias, keys.map(indexedLookup))})`;
 }
 
 interface SearchDate {

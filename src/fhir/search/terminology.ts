@@ -2,7 +2,7 @@ import type { CodeSystem, CodeSystemConcept, ValueSet, ValueSetComposeInclude, V
 import type { Queryable } from '../../db/database.js';
 import { OperationOutcomeError, outcome } from '../outcomes.js';
 import { officialTerminologyResources } from '../validation/terminology.js';
-import { uriKey } from './tokens.js';
+import { tokensCondition, uriKey } from './tokens.js';
 
 /*
  * The terminology token search needs for `:in`, `:not-in`, `:below` and `:above`: value sets and code system
@@ -98,8 +98,10 @@ export class TerminologySource {
           [this.orgId, resourceType, relative[1]],
         )
       : await this.db.query<{ resource_data: T }>(
-          `SELECT resource_data FROM fhir_resources WHERE org_id = $1 AND resource_type = $2 AND NOT deleted AND tokens && $3::text[]
-           ORDER BY last_updated DESC LIMIT 1`,
+          // A uri key is indexed as it is: the same keys serve the index and the exact match.
+          `SELECT r.resource_data FROM fhir_resources r WHERE r.org_id = $1 AND r.resource_type = $2 AND NOT r.deleted
+             AND ${tokensCondition('r', '$3::text[]', '$3::text[]')}
+           ORDER BY r.last_updated DESC LIMIT 1`,
           [this.orgId, resourceType, [uriKey('url', canonical)]],
         );
     return r.rows[0]?.resource_data;

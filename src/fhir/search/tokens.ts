@@ -20,6 +20,11 @@ import { soundex } from 'soundex-code';
  * Values are case-sensitive, as the specification says for tokens.
  *
  * References go into `refs` as `param|Type/id` (relative) or `param|<absolute url>` as written.
+ *
+ * The GIN indexes on both arrays hold 64-bit hashes of keys (migration 013): all reference keys, and the token
+ * keys of kind `=` or `:` (`code=C`, `identifier:of-type|…`). A search enters through the hashes and keeps
+ * its exact condition on the key texts beside them, so a hash collision costs a recheck, never a wrong row.
+ * The index functions in SQL and the lookups below must agree on which keys are indexed.
  */
 
 const escapePart = (s: string): string => (s.includes('|') || s.includes('\\') ? s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|') : s);
@@ -46,6 +51,35 @@ export function tokenSearchKey(param: string, system: string | undefined, code: 
   // system === undefined: no `|` in the search value → any system.
   if (system === undefined) return `${param}=${code ?? ''}`;
   return `${param}|${escapePart(system)}|${code ?? ''}`;
+}
+
+/**
+ * A token search value as the keys it is matched by: `key`, the exact key, and `indexKey`, an indexed key that
+ * every resource with `key` also has (`code=C` for `code|S|C` and `code||C`, which extraction always stores
+ * together), absent for `code|S|` (any code of a system), which the index does not hold.
+ */
+export interface TokenLookup {
+  key: string;
+  indexKey?: string;
+}
+
+export function tokenLookup(param: string, system: string | undefined, code: string | undefined): TokenLookup {
+  return { key: tokenSearchKey(param, system, code), indexKey: code ? `${param}=${code}` : undefined };
+}
+
+/** A lookup of a key that is indexed as it is (`code=C`, uri, `:of-type` and phonetic keys). */
+export function indexedLookup(key: string): TokenLookup {
+  return { key, indexKey: key };
+}
+
+/**
+ * A condition on the `tokens` keys of `alias`: some key is one of `keys` (an SQL expression). `indexKeys`, the
+ * lookups' index keys, lets the planner use the hashed GIN index; without them (a lookup of `code|S|`) the
+ * keys are read row by row.
+ */
+export function tokensCondition(alias: string, keys: string, indexKeys?: string): string {
+  const exact = `${alias}.tokens && ${keys}`;
+  return indexKeys ? `(fhir_token_index_hashes(${alias}.tokens) && fhir_key_hashes(${indexKeys}) AND ${exact})` : exact;
 }
 
 /*
@@ -93,13 +127,14 @@ export function refPrefix(param: string): string {
 }
 
 /**
- * A condition on the `refs` keys of `alias` (`&&` any of, `@>` all of `keys`, an SQL expression). The GIN index on
- * refs holds only rows that have references (most Patients, Practitioners and Organizations have none, and
- * each of those would otherwise add an entry to the index on every write); the planner uses a partial index
- * only for a query that states its predicate, so every condition on refs repeats it.
+ * A condition on the `refs` keys of `alias` (`&&` any of, `@>` all of `keys`, an SQL expression): on their
+ * hashes, which the GIN index holds, and on the texts. The index holds only rows that have references (most
+ * Patients, Practitioners and Organizations have none, and each of those would otherwise add an entry to the
+ * index on every write); the planner uses a partial index only for a query that states its predicate, so
+ * every condition on refs repeats it.
  */
 export function refsCondition(alias: string, op: '&&' | '@>', keys: string): string {
-  return `(${alias}.refs <> '{}'::text[] AND ${alias}.refs ${op} ${keys})`;
+  return `(${alias}.refs <> '{}'::text[] AND fhir_key_hashes(${alias}.refs) ${op} fhir_key_hashes(${keys}) AND ${alias}.refs ${op} ${keys})`;
 }
 
 /*
