@@ -8,8 +8,7 @@
  * segment of them. pgbench on the statement a create sends, 10,000 creates per run with the pending list
  * flushed at the end, PostgreSQL CPU per create: on a table of about 500,000 Patients 1,324 µs with text keys,
  * 994 µs with all keys hashed, 751 µs with no token index at all; from an empty table 1,058 µs with text keys
- * and 881 µs with this index. Over HTTP (`npm run bench:search`, 200,000 resources) creates with indexing went
- * from 77% to 81% of creates without it.
+ * and 881 µs with this index. Over HTTP the benchmarks' noise (about 15% run to run) is larger than this.
  * - Keys are hashed with PostgreSQL's own hashtextextended (the hash of hash partitioning): the same values on
  *   every platform and version, and on PGlite. Searches keep their exact text condition beside the hashed
  *   one (src/fhir/search/tokens.ts), so a hash collision can cost a recheck, never a wrong result.
