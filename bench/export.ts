@@ -102,10 +102,13 @@ async function load(db: PostgresDatabase): Promise<number> {
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(type, id, hash, data, tokens, refs)),
        cur AS (
          INSERT INTO fhir_resources
-           (resource_type, id, org_id, version_id, last_updated, created_at, deleted, content_hash, resource_data, tokens, refs, index_version)
-         SELECT type, id, $7, 1, $8::timestamptz, $8::timestamptz, false, hash, data::jsonb,
-                ARRAY(SELECT jsonb_array_elements_text(tokens::jsonb)), ARRAY(SELECT jsonb_array_elements_text(refs::jsonb)), 1
-         FROM input
+           (resource_type, id, org_id, version_id, last_updated, created_at, deleted, content_hash, resource_data, tokens, refs,
+            token_hashes, ref_hashes, index_version)
+         SELECT type, id, $7, 1, $8::timestamptz, $8::timestamptz, false, hash, data::jsonb, k.tokens, k.refs,
+                fhir_token_index_hashes(k.tokens), fhir_key_hashes(k.refs), 1
+         FROM input,
+              LATERAL (SELECT ARRAY(SELECT jsonb_array_elements_text(input.tokens::jsonb)) AS tokens,
+                              ARRAY(SELECT jsonb_array_elements_text(input.refs::jsonb)) AS refs) k
          RETURNING resource_type, id, org_id, last_updated, resource_data)
        INSERT INTO fhir_resource_history (resource_type, id, version_id, org_id, last_updated, deleted, resource_data)
        SELECT resource_type, id, 1, org_id, last_updated, false, resource_data FROM cur`,

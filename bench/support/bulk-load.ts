@@ -7,6 +7,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { Database, Queryable } from '../../src/db/database.js';
 import { contentHash, fhirInstant, withServerMeta } from '../../src/fhir/repository/meta.js';
 import { extractIndexes } from '../../src/fhir/search/index.js';
+import { keyIndexHashes } from '../../src/fhir/search/tokens.js';
 import { SEARCH_INDEX_VERSION, type ResourceIndexes } from '../../src/fhir/search/types.js';
 
 /** A resource to load, with its search values when the caller already has them. */
@@ -33,11 +34,13 @@ async function insertBatch(db: Queryable, b: Batch): Promise<void> {
   await db.query(
     `WITH x AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(resource_type text, id text, org_id text, last_updated timestamptz,
-         content_hash text, resource_data jsonb, tokens text[], refs text[], texts text[])),
+         content_hash text, resource_data jsonb, tokens text[], refs text[], texts text[], token_hashes bigint[], ref_hashes bigint[])),
      cur AS (
        INSERT INTO fhir_resources
-         (resource_type, id, org_id, version_id, last_updated, created_at, deleted, content_hash, resource_data, tokens, refs, texts, index_version)
-       SELECT resource_type, id, org_id, 1, last_updated, last_updated, false, content_hash, resource_data, tokens, refs, texts, ${SEARCH_INDEX_VERSION} FROM x),
+         (resource_type, id, org_id, version_id, last_updated, created_at, deleted, content_hash, resource_data, tokens, refs, texts,
+          token_hashes, ref_hashes, index_version)
+       SELECT resource_type, id, org_id, 1, last_updated, last_updated, false, content_hash, resource_data, tokens, refs, texts,
+              token_hashes, ref_hashes, ${SEARCH_INDEX_VERSION} FROM x),
      s AS (INSERT INTO fhir_search_string (resource_type, id, param, value, exact)
        SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])),
      d AS (INSERT INTO fhir_search_date (resource_type, id, param, low, high)
@@ -103,6 +106,7 @@ export async function bulkLoad(db: Queryable, orgId: string, items: Iterable<Ind
     const stored = withServerMeta(resource, id, 1, now);
     const indexes = given ?? extractIndexes(stored);
     const type = stored.resourceType;
+    const hashes = keyIndexHashes(indexes);
     batch.rows.push({
       resource_type: type,
       id,
@@ -113,6 +117,8 @@ export async function bulkLoad(db: Queryable, orgId: string, items: Iterable<Ind
       tokens: indexes.tokens,
       refs: indexes.refs,
       texts: indexes.texts,
+      token_hashes: hashes.tokens.toStrings(),
+      ref_hashes: hashes.refs.toStrings(),
     });
     for (const s of indexes.strings) push(batch.strings, [type, id, s.param, s.value, s.exact]);
     for (const d of indexes.dates) push(batch.dates, [type, id, d.param, d.low, d.high]);

@@ -27,7 +27,7 @@ export function appointmentsOfPractitionerOnDay(orgId: string, practitionerId: s
     query: { practitioner: `Practitioner/${practitionerId}`, date: day, _sort: 'date' },
     sql: `SELECT r.id, r.resource_data FROM fhir_resources r
           JOIN fhir_search_date d ON d.resource_type = r.resource_type AND d.id = r.id AND d.param = 'date'
-          WHERE r.org_id = $1 AND r.resource_type = 'Appointment' AND NOT r.deleted AND r.refs <> '{}'::text[] AND fhir_key_hashes(r.refs) @> fhir_key_hashes(ARRAY[$2]) AND r.refs @> ARRAY[$2]
+          WHERE r.org_id = $1 AND r.resource_type = 'Appointment' AND NOT r.deleted AND r.ref_hashes <> '{}'::bigint[] AND r.ref_hashes @> fhir_key_hashes(ARRAY[$2]) AND r.refs @> ARRAY[$2]
             AND d.low >= $3 AND d.low < $4
           ORDER BY d.low, r.id LIMIT 21`,
     params: [orgId, `practitioner|Practitioner/${practitionerId}`, start.toISOString(), end.toISOString()],
@@ -57,7 +57,7 @@ export function encountersOfPatient(orgId: string, patientId: string): SearchCas
     query: { patient: `Patient/${patientId}`, _sort: '-date' },
     sql: `SELECT r.id, r.resource_data FROM fhir_resources r
           JOIN fhir_search_date d ON d.resource_type = r.resource_type AND d.id = r.id AND d.param = 'date'
-          WHERE r.org_id = $1 AND r.resource_type = 'Encounter' AND NOT r.deleted AND r.refs <> '{}'::text[] AND fhir_key_hashes(r.refs) @> fhir_key_hashes(ARRAY[$2]) AND r.refs @> ARRAY[$2]
+          WHERE r.org_id = $1 AND r.resource_type = 'Encounter' AND NOT r.deleted AND r.ref_hashes <> '{}'::bigint[] AND r.ref_hashes @> fhir_key_hashes(ARRAY[$2]) AND r.refs @> ARRAY[$2]
           ORDER BY d.low DESC, r.id LIMIT 21`,
     params: [orgId, `patient|Patient/${patientId}`],
     baselinePath: `/encounters?patient=${encodeURIComponent(patientId)}`,

@@ -49,8 +49,11 @@ function auditEventsSql(indexing: AuditIndexing, pending: PendingAuditEvent[]): 
            AS u(id text, org_id text, recorded timestamptz, content_hash text, data jsonb, tokens text[], refs text[], texts text[]))`,
       `au_cur AS (
          INSERT INTO fhir_resources
-           (resource_type, id, org_id, version_id, last_updated, created_at, deleted, content_hash, resource_data, tokens, refs, texts)
-         SELECT 'AuditEvent', id, org_id, 1, recorded, recorded, false, content_hash, data, tokens, refs, texts FROM au_input
+           (resource_type, id, org_id, version_id, last_updated, created_at, deleted, content_hash, resource_data, tokens, refs, texts,
+            token_hashes, ref_hashes)
+         SELECT 'AuditEvent', id, org_id, 1, recorded, recorded, false, content_hash, data, tokens, refs, texts,
+                fhir_token_index_hashes(tokens), fhir_key_hashes(refs)
+         FROM au_input
          RETURNING id, org_id, last_updated, resource_data)`,
       `au_history AS (
          INSERT INTO fhir_resource_history (resource_type, id, version_id, org_id, last_updated, deleted, resource_data)

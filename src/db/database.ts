@@ -76,14 +76,56 @@ export function encodeTextArray(values: readonly (string | null)[]): Buffer {
   return buf;
 }
 
-/** Bind values as a driver takes them: TextArray through `encode`, everything else as it is. */
-function bindValues(values: unknown[] | undefined, encode: (a: TextArray) => unknown): unknown[] | undefined {
-  if (!values?.some((v) => v instanceof TextArray)) return values;
-  return values.map((v) => (v instanceof TextArray ? encode(v) : v));
+/**
+ * A bigint[] bind value given as 64-bit words, 8 big-endian bytes each (how the key hashes of
+ * src/fhir/search/tokens.ts are computed). On PostgreSQL it goes out in the binary array format, like TextArray;
+ * PGlite gets the numbers as decimal strings. Use it only where the parameter's type is bigint[].
+ */
+export class BigIntArray {
+  constructor(readonly words: Buffer) {}
+
+  get length(): number {
+    return this.words.length / 8;
+  }
+
+  toStrings(): string[] {
+    return Array.from({ length: this.length }, (_, i) => this.words.readBigInt64BE(i * 8).toString());
+  }
 }
 
-const toBinary = (a: TextArray): Buffer => encodeTextArray(a.values);
-const toPlainArray = (a: TextArray): unknown[] => [...a.values];
+const INT8_OID = 20;
+
+/** The binary (array_send) form of a one-dimensional bigint[]. */
+export function encodeBigIntArray(a: BigIntArray): Buffer {
+  const n = a.length;
+  if (n === 0) {
+    const empty = Buffer.alloc(12);
+    empty.writeInt32BE(INT8_OID, 8);
+    return empty;
+  }
+  const buf = Buffer.allocUnsafe(20 + 12 * n);
+  buf.writeInt32BE(1, 0); // dimensions
+  buf.writeInt32BE(0, 4); // no nulls
+  buf.writeInt32BE(INT8_OID, 8);
+  buf.writeInt32BE(n, 12);
+  buf.writeInt32BE(1, 16); // lower bound
+  for (let i = 0; i < n; i++) {
+    buf.writeInt32BE(8, 20 + 12 * i);
+    a.words.copy(buf, 24 + 12 * i, 8 * i, 8 * i + 8);
+  }
+  return buf;
+}
+
+type ArrayParam = TextArray | BigIntArray;
+
+/** Bind values as a driver takes them: TextArray and BigIntArray through `encode`, everything else as it is. */
+function bindValues(values: unknown[] | undefined, encode: (a: ArrayParam) => unknown): unknown[] | undefined {
+  if (!values?.some((v) => v instanceof TextArray || v instanceof BigIntArray)) return values;
+  return values.map((v) => (v instanceof TextArray || v instanceof BigIntArray ? encode(v) : v));
+}
+
+const toBinary = (a: ArrayParam): Buffer => (a instanceof TextArray ? encodeTextArray(a.values) : encodeBigIntArray(a));
+const toPlainArray = (a: ArrayParam): unknown[] => (a instanceof TextArray ? [...a.values] : a.toStrings());
 
 const RETRYABLE = new Set(['40001', '40P01']);
 const MAX_ATTEMPTS = 5;

@@ -9,6 +9,7 @@ const MIGRATION_LOCK_KEY = 7_306_301;
  * starting at once neither apply a migration twice nor see a half-migrated schema.
  */
 export async function migrate(db: Database, migrations: Migration[] = allMigrations): Promise<number[]> {
+  await requireUtf8(db);
   return db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
     await tx.query(
@@ -38,4 +39,16 @@ function splitStatements(sql: string): string[] {
     .split(/;\s*$/m)
     .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
     .filter((s) => s.length > 0);
+}
+
+/**
+ * FHIR text is Unicode, and the hashed key indexes need the database to hash a key's UTF-8 bytes exactly as the
+ * server does (src/db/hashtext.ts): a database in another encoding is refused before anything is written.
+ */
+async function requireUtf8(db: Database): Promise<void> {
+  const r = await db.query<{ encoding: string }>("SELECT current_setting('server_encoding') AS encoding");
+  const encoding = r.rows[0]?.encoding;
+  if (encoding !== 'UTF8') {
+    throw new Error(`The database's encoding is ${encoding}; this server needs a UTF8 database (CREATE DATABASE … ENCODING 'UTF8')`);
+  }
 }

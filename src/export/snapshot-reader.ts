@@ -1,8 +1,8 @@
 import type { Queryable } from '../db/database.js';
 import { patientCompartmentParams } from '../auth/compartment.js';
 import { parseSearchRequest } from '../fhir/search/index.js';
-import { filterCondition, SqlBuilder, type SearchScope } from '../fhir/search/sql.js';
-import { refKey, refPrefix, refsCondition } from '../fhir/search/tokens.js';
+import { filterCondition, refsMatch, SqlBuilder, type SearchScope } from '../fhir/search/sql.js';
+import { refKey, refPrefix } from '../fhir/search/tokens.js';
 
 /**
  * Reads one resource type of an export, page by page, as the store was at the job's transactionTime.
@@ -104,7 +104,7 @@ function compartment(b: SqlBuilder, resourceType: string, patients: string[] | '
     return `EXISTS (SELECT 1 FROM unnest(r.refs) AS ref WHERE ref LIKE ANY (${b.param(patterns, 'text[]')}))`;
   }
   const keys = params.flatMap((p) => patients.map((id) => refKey(p, `Patient/${id}`)));
-  return refsCondition('r', '&&', b.param(keys, 'text[]'));
+  return refsMatch(b, 'r', keys);
 }
 
 function groupQuery(query: string): [string, string[]][] {

@@ -1,6 +1,6 @@
 import type { Slot } from '@medplum/fhirtypes';
 import type { Queryable } from '../db/database.js';
-import { refKey, refsCondition, tokensCondition, tokenSearchKey } from '../fhir/search/tokens.js';
+import { keyHashes, refKey, refsCondition, tokensCondition, tokenSearchKey } from '../fhir/search/tokens.js';
 
 /**
  * Slots of one schedule by start time, for $find. The schedule reference and the status are matched on the
@@ -49,11 +49,11 @@ export function createSlotIndex(db: Queryable): SlotIndex {
            FROM (SELECT r.id, r.resource_data, (r.resource_data->>'start')::timestamptz AS start
                    FROM fhir_resources r
                   WHERE r.org_id = $1::text AND r.resource_type = 'Slot' AND NOT r.deleted
-                    AND ${refsCondition('r', '&&', '$2::text[]')} AND ${tokensCondition('r', '$3::text[]', '$3::text[]')}) s
+                    AND ${refsCondition('r', '&&', '$2::text[]', '$7::bigint[]')} AND ${tokensCondition('r', '$3::text[]', '$8::bigint[]')}) s
           WHERE s.start >= $4::timestamptz AND s.start < $5::timestamptz
           ORDER BY s.start, s.id
           LIMIT $6::int`,
-        [scope.orgId, refs, statuses, page.from, page.to, page.limit],
+        [scope.orgId, refs, statuses, page.from, page.to, page.limit, keyHashes(refs), keyHashes(statuses)],
       );
       return result.rows.map((row) => row.resource_data);
     },

@@ -11,6 +11,7 @@ import * as dropIndexVersionIndex from './010-drop-index-version-index.js';
 import * as resourcesInline from './011-resources-inline.js';
 import * as partialRefsIndex from './012-partial-refs-index.js';
 import * as hashedKeyIndexes from './013-hashed-key-indexes.js';
+import * as keyHashColumns from './014-key-hash-columns.js';
 
 export interface Migration {
   version: number;
@@ -33,4 +34,5 @@ export const migrations: Migration[] = [
   { version: 11, name: 'resources-inline', sql: resourcesInline.sql },
   { version: 12, name: 'partial-refs-index', sql: partialRefsIndex.sql },
   { version: 13, name: 'hashed-key-indexes', sql: hashedKeyIndexes.sql },
+  { version: 14, name: 'key-hash-columns', sql: keyHashColumns.sql },
 ];

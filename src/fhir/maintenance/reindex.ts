@@ -2,6 +2,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { Database } from '../../db/database.js';
 import type { ResourceIndexes } from '../search/types.js';
 import { SEARCH_INDEX_VERSION } from '../search/types.js';
+import { keyIndexHashes } from '../search/tokens.js';
 import type { RepositoryDependencies } from '../repository/postgres-repository.js';
 
 export interface ReindexOptions {
@@ -39,9 +40,11 @@ export async function reindex(opts: ReindexOptions): Promise<number> {
       if (last) after = { resourceType: last.resource_type, id: last.id };
       for (const row of rows.rows) {
         const indexes: ResourceIndexes = opts.deps.extractIndexes(row.resource_data);
+        const hashes = keyIndexHashes(indexes);
         await tx.query(
-          'UPDATE fhir_resources SET tokens = $3, refs = $4, texts = $5, index_version = $6 WHERE resource_type = $1 AND id = $2',
-          [row.resource_type, row.id, indexes.tokens, indexes.refs, indexes.texts, SEARCH_INDEX_VERSION],
+          `UPDATE fhir_resources SET tokens = $3, refs = $4, texts = $5, token_hashes = $6, ref_hashes = $7, index_version = $8
+           WHERE resource_type = $1 AND id = $2`,
+          [row.resource_type, row.id, indexes.tokens, indexes.refs, indexes.texts, hashes.tokens, hashes.refs, SEARCH_INDEX_VERSION],
         );
         await opts.deps.writeIndexRows(tx, row.resource_type, row.id, indexes, { isNew: false });
       }

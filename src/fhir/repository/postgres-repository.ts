@@ -4,6 +4,7 @@ import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { TextArray, type Database, type Queryable } from '../../db/database.js';
 import { renumber, runParts } from '../../db/statement.js';
 import { badRequest, conflict, gone, notFound, OperationOutcomeError, outcome, preconditionFailed } from '../outcomes.js';
+import { keyIndexHashes } from '../search/tokens.js';
 import { EMPTY_INDEXES, SEARCH_INDEX_VERSION, type ResourceIndexes } from '../search/types.js';
 import { newResourceId } from './ids.js';
 import { fhirInstant, storedVersion, withServerMeta, type StoredVersion } from './meta.js';
@@ -137,16 +138,19 @@ export class PostgresFhirRepository implements FhirRepository {
     const { resource: stored, json, hash } = storedVersion(valid, id, versionId, now);
     const indexes = this.deps.extractIndexes(stored);
     const change: ResourceChange = { interaction: 'create', resourceType: stored.resourceType, id, versionId };
+    const hashes = keyIndexHashes(indexes);
     const statement = new WriteStatement([
-      stored.resourceType, id, this.context.orgId, versionId, now, createdAt ?? now, hash, json, new TextArray(indexes.tokens), new TextArray(indexes.refs), new TextArray(indexes.texts),
+      stored.resourceType, id, this.context.orgId, versionId, now, createdAt ?? now, hash, json,
+      new TextArray(indexes.tokens), new TextArray(indexes.refs), new TextArray(indexes.texts), hashes.tokens, hashes.refs,
     ]);
     statement.add(this.deps.indexRowsSql?.(indexes, { isNew: true, source: 'cur', firstParam: statement.nextParam }));
     statement.add(this.deps.onWriteSql?.(this.context, change, { firstParam: statement.nextParam, gate: 'cur' }));
     const inserted = await q.query(
       `WITH cur AS (
          INSERT INTO fhir_resources
-           (resource_type, id, org_id, version_id, last_updated, created_at, deleted, content_hash, resource_data, tokens, refs, texts, index_version)
-         VALUES ($1, $2, $3, $4, $5, $6, false, $7, $8, $9, $10, $11, ${SEARCH_INDEX_VERSION})
+           (resource_type, id, org_id, version_id, last_updated, created_at, deleted, content_hash, resource_data, tokens, refs, texts,
+            token_hashes, ref_hashes, index_version)
+         VALUES ($1, $2, $3, $4, $5, $6, false, $7, $8, $9, $10, $11, $12, $13, ${SEARCH_INDEX_VERSION})
          ON CONFLICT (resource_type, id) DO NOTHING
          RETURNING resource_type, id, org_id, version_id, last_updated, resource_data)${statement.ctes}
        INSERT INTO fhir_resource_history (resource_type, id, version_id, org_id, last_updated, deleted, resource_data)
@@ -328,7 +332,11 @@ export class PostgresFhirRepository implements FhirRepository {
     }
     const indexes = this.deps.extractIndexes(stored);
     const change: ResourceChange = { interaction: current.deleted ? 'create' : 'update', resourceType: valid.resourceType, id, versionId: nextVersion };
-    const statement = new WriteStatement([valid.resourceType, id, nextVersion, now, hash, json, new TextArray(indexes.tokens), new TextArray(indexes.refs), new TextArray(indexes.texts)]);
+    const hashes = keyIndexHashes(indexes);
+    const statement = new WriteStatement([
+      valid.resourceType, id, nextVersion, now, hash, json,
+      new TextArray(indexes.tokens), new TextArray(indexes.refs), new TextArray(indexes.texts), hashes.tokens, hashes.refs,
+    ]);
     statement.add(this.deps.indexRowsSql?.(indexes, { isNew: current.deleted, source: 'cur', firstParam: statement.nextParam }));
     statement.add(this.deps.onWriteSql?.(this.context, change, { firstParam: statement.nextParam, gate: 'cur' }));
     for (const [i, part] of (opts.alongside ?? []).entries()) {
@@ -338,7 +346,7 @@ export class PostgresFhirRepository implements FhirRepository {
       `WITH cur AS (
          UPDATE fhir_resources
          SET version_id = $3, last_updated = $4, deleted = false, content_hash = $5, resource_data = $6, tokens = $7, refs = $8, texts = $9,
-             index_version = ${SEARCH_INDEX_VERSION}
+             token_hashes = $10, ref_hashes = $11, index_version = ${SEARCH_INDEX_VERSION}
          WHERE resource_type = $1 AND id = $2
          RETURNING resource_type, id, org_id, version_id, last_updated, resource_data)${statement.ctes}
        INSERT INTO fhir_resource_history (resource_type, id, version_id, org_id, last_updated, deleted, resource_data)
@@ -411,7 +419,8 @@ export class PostgresFhirRepository implements FhirRepository {
       statement.add(this.deps.onWriteSql?.(this.context, change, { firstParam: statement.nextParam, gate: 'cur' }));
       await tx.query(
         `WITH cur AS (
-           UPDATE fhir_resources SET version_id = version_id + 1, last_updated = $3, deleted = true, tokens = '{}', refs = '{}', texts = '{}'
+           UPDATE fhir_resources SET version_id = version_id + 1, last_updated = $3, deleted = true, tokens = '{}', refs = '{}', texts = '{}',
+               token_hashes = '{}', ref_hashes = '{}'
            WHERE resource_type = $1 AND id = $2
            RETURNING resource_type, id, org_id, version_id, last_updated)${statement.ctes}
          INSERT INTO fhir_resource_history (resource_type, id, version_id, org_id, last_updated, deleted, resource_data)

@@ -4,8 +4,8 @@ import type { Bundle, BundleEntry, BundleLink, CompartmentDefinition, Resource }
 import type { Queryable } from '../../db/database.js';
 import { badRequest, outcome } from '../outcomes.js';
 import { parseSearchRequest, type IncludeSpec, type SearchRequest } from './parse.js';
-import { baseConditions, compartmentCondition, filterCondition, sortExpression, SqlBuilder, type SearchScope, type SortKeyType } from './sql.js';
-import { referenceType, refKey, refPrefix, refsCondition } from './tokens.js';
+import { baseConditions, compartmentCondition, filterCondition, refsMatch, sortExpression, SqlBuilder, type SearchScope, type SortKeyType } from './sql.js';
+import { referenceType, refKey, refPrefix } from './tokens.js';
 import { resolveCodes } from './resolve-codes.js';
 
 export interface SearchContext {
@@ -156,7 +156,7 @@ async function fetchReferrers(db: Queryable, scope: SearchScope, sourceType: str
   if (refKeys.length === 0 || limit <= 0) return [];
   const b = new SqlBuilder();
   const sql = `SELECT r.resource_type, r.id, r.resource_data${refsIf(iterate)} FROM fhir_resources r
-    WHERE ${baseConditions(b, 'r', scope, sourceType).join(' AND ')} AND ${refsCondition('r', '&&', b.param(refKeys, 'text[]'))}
+    WHERE ${baseConditions(b, 'r', scope, sourceType).join(' AND ')} AND ${refsMatch(b, 'r', refKeys)}
     ORDER BY r.id LIMIT ${b.param(limit, 'int')}`;
   return (await db.query<Row>(sql, b.params)).rows;
 }

@@ -3,7 +3,7 @@ import { getSearchParam, isPhonetic, rowsRead, type CompositeComponent, type Sea
 import { isHasFilter, splitComposite, TERMINOLOGY_MODIFIERS, splitPipe, splitPrefix, unescapeValue, type HasFilter, type SearchFilter, type SearchPrefix, type SortKey } from './parse.js';
 import { dateRange, numberRange } from './ranges.js';
 import {
-  indexedLookup, normalizeString, ofTypeKey, phoneticKeys, refKey, refPrefix, refsCondition, textKey, tokenLookup, tokenPrefixes, tokensCondition,
+  indexedLookup, keyHashes, normalizeString, ofTypeKey, phoneticKeys, refKey, refPrefix, refsCondition, textKey, tokenLookup, tokenPrefixes, tokensCondition,
   tokenSearchKey, uriKey, type TokenLookup,
 } from './tokens.js';
 
@@ -18,7 +18,7 @@ export class SqlBuilder {
   private aliases = 0;
 
   /** A placeholder for value, with an optional cast to a type named by this module. */
-  param(value: unknown, cast?: 'text' | 'text[]' | 'timestamptz' | 'numeric' | 'int'): string {
+  param(value: unknown, cast?: 'text' | 'text[]' | 'bigint[]' | 'timestamptz' | 'numeric' | 'int'): string {
     this.params.push(value);
     return cast ? `$${this.params.length}::${cast}` : `$${this.params.length}`;
   }
@@ -155,7 +155,8 @@ function tokenCondition(b: SqlBuilder, alias: string, f: SearchFilter): string {
 function tokenMatch(b: SqlBuilder, alias: string, lookups: TokenLookup[]): string {
   const indexKeys = lookups.map((l) => l.indexKey);
   const indexed = indexKeys.every((k) => k !== undefined);
-  return tokensCondition(alias, b.param(lookups.map((l) => l.key), 'text[]'), indexed ? b.param([...new Set(indexKeys)], 'text[]') : undefined);
+  const hashes = indexed ? b.param(keyHashes([...new Set(indexKeys as string[])]), 'bigint[]') : undefined;
+  return tokensCondition(alias, b.param(lookups.map((l) => l.key), 'text[]'), hashes);
 }
 
 /** No token key of `alias` is one of the lookups' keys (`:not`, `:not-in`): every row is read, the index cannot help. */
@@ -201,7 +202,12 @@ function referenceKeys(scope: SearchScope, ref: { code: string; targets: string[
 function referenceCondition(b: SqlBuilder, alias: string, scope: SearchScope, f: SearchFilter): string {
   const keys = f.values.flatMap((v) => referenceKeys(scope, { code: f.param.code, targets: f.param.targets, targetType: f.targetType }, v));
   if (keys.length === 0) return 'false';
-  return refsCondition(alias, '&&', b.param(keys, 'text[]'));
+  return refsMatch(b, alias, keys);
+}
+
+/** Some reference key of `alias` is one of `keys`, found through the GIN index on their hashes. */
+export function refsMatch(b: SqlBuilder, alias: string, keys: string[]): string {
+  return refsCondition(alias, '&&', b.param(keys, 'text[]'), b.param(keyHashes(keys), 'bigint[]'));
 }
 
 /**
@@ -487,7 +493,7 @@ export function compartmentCondition(b: SqlBuilder, alias: string, resourceType:
     .filter((p) => getSearchParam(resourceType, p)?.type === 'reference')
     .map((p) => refKey(p, `${compartment.type}/${compartment.id}`));
   const parts: string[] = [];
-  if (keys.length > 0) parts.push(refsCondition(alias, '&&', b.param(keys, 'text[]')));
+  if (keys.length > 0) parts.push(refsMatch(b, alias, keys));
   if (resourceType === compartment.type) parts.push(`${alias}.id = ${b.param(compartment.id, 'text')}`);
   return parts.length > 0 ? or(parts) : 'false';
 }

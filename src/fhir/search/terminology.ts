@@ -2,7 +2,7 @@ import type { CodeSystem, CodeSystemConcept, ValueSet, ValueSetComposeInclude, V
 import type { Queryable } from '../../db/database.js';
 import { OperationOutcomeError, outcome } from '../outcomes.js';
 import { officialTerminologyResources } from '../validation/terminology.js';
-import { tokensCondition, uriKey } from './tokens.js';
+import { keyHashes, tokensCondition, uriKey } from './tokens.js';
 
 /*
  * The terminology token search needs for `:in`, `:not-in`, `:below` and `:above`: value sets and code system
@@ -100,9 +100,9 @@ export class TerminologySource {
       : await this.db.query<{ resource_data: T }>(
           // A uri key is indexed as it is: the same keys serve the index and the exact match.
           `SELECT r.resource_data FROM fhir_resources r WHERE r.org_id = $1 AND r.resource_type = $2 AND NOT r.deleted
-             AND ${tokensCondition('r', '$3::text[]', '$3::text[]')}
+             AND ${tokensCondition('r', '$3::text[]', '$4::bigint[]')}
            ORDER BY r.last_updated DESC LIMIT 1`,
-          [this.orgId, resourceType, [uriKey('url', canonical)]],
+          [this.orgId, resourceType, [uriKey('url', canonical)], keyHashes([uriKey('url', canonical)])],
         );
     return r.rows[0]?.resource_data;
   }

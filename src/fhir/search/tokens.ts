@@ -1,4 +1,6 @@
 import { soundex } from 'soundex-code';
+import { BigIntArray } from '../../db/database.js';
+import { writeHashText } from '../../db/hashtext.js';
 
 /**
  * How token, uri and reference values are written into the GIN-indexed `tokens` and `refs` arrays of
@@ -21,10 +23,13 @@ import { soundex } from 'soundex-code';
  *
  * References go into `refs` as `param|Type/id` (relative) or `param|<absolute url>` as written.
  *
- * The GIN indexes on both arrays hold 64-bit hashes of keys (migration 013): all reference keys, and the token
- * keys of kind `=` or `:` (`code=C`, `identifier:of-type|…`). A search enters through the hashes and keeps
- * its exact condition on the key texts beside them, so a hash collision costs a recheck, never a wrong row.
- * The index functions in SQL and the lookups below must agree on which keys are indexed.
+ * The GIN indexes hold 64-bit hashes of keys (PostgreSQL's hashtextextended, src/db/hashtext.ts) in two
+ * columns beside the arrays: `ref_hashes`, of all reference keys, and `token_hashes`, of the token keys of kind
+ * `=` or `:` (`code=C`, `identifier:of-type|…`). The server computes them for every row it writes
+ * (keyIndexHashes); SQL that builds keys or writes rows set-wise computes the same values with
+ * fhir_key_hashes() and fhir_token_index_hashes() (migrations 013, 014). A search enters through the hashes
+ * and keeps its exact condition on the key texts beside them, so a hash collision costs a recheck, never a
+ * wrong row.
  *
  * The exact condition is what makes `code|S|C` searches (entered through `code=C`) exact, and it keeps a
  * reference crafted to collide with another resource's key hash out of that resource's compartment. Its
@@ -79,13 +84,35 @@ export function indexedLookup(key: string): TokenLookup {
 }
 
 /**
- * A condition on the `tokens` keys of `alias`: some key is one of `keys` (an SQL expression). `indexKeys`, the
- * lookups' index keys, lets the planner use the hashed GIN index; without them (a lookup of `code|S|`) the
- * keys are read row by row.
+ * A condition on the `tokens` keys of `alias`: some key is one of `keys` (an SQL expression). `indexHashes`, the
+ * hashes of the lookups' index keys (an SQL bigint[]: keyHashes() bound, or fhir_key_hashes() of SQL keys),
+ * lets the planner use the GIN index; without them (a lookup of `code|S|`) the keys are read row by row.
  */
-export function tokensCondition(alias: string, keys: string, indexKeys?: string): string {
+export function tokensCondition(alias: string, keys: string, indexHashes?: string): string {
   const exact = `${alias}.tokens && ${keys}`;
-  return indexKeys ? `(fhir_token_index_hashes(${alias}.tokens) && fhir_key_hashes(${indexKeys}) AND ${exact})` : exact;
+  return indexHashes ? `(${alias}.token_hashes && ${indexHashes} AND ${exact})` : exact;
+}
+
+/** Whether the token index holds a key: its kind character (the first of `|`, `=`, `:`) is `=` or `:`. */
+export function isIndexedTokenKey(key: string): boolean {
+  for (let i = 0; i < key.length; i++) {
+    const ch = key.charCodeAt(i);
+    if (ch === 0x7c /* | */) return false;
+    if (ch === 0x3d /* = */ || ch === 0x3a /* : */) return true;
+  }
+  return false;
+}
+
+/** hashtextextended(key, 0) of each key, as a bigint[] bind value. */
+export function keyHashes(keys: readonly string[]): BigIntArray {
+  const words = Buffer.allocUnsafe(8 * keys.length);
+  for (let i = 0; i < keys.length; i++) writeHashText(keys[i], words, 8 * i);
+  return new BigIntArray(words);
+}
+
+/** The hashes a resource's row holds for the GIN indexes: of its indexed token keys and of all its references. */
+export function keyIndexHashes(indexes: { tokens: readonly string[]; refs: readonly string[] }): { tokens: BigIntArray; refs: BigIntArray } {
+  return { tokens: keyHashes(indexes.tokens.filter(isIndexedTokenKey)), refs: keyHashes(indexes.refs) };
 }
 
 /*
@@ -133,14 +160,15 @@ export function refPrefix(param: string): string {
 }
 
 /**
- * A condition on the `refs` keys of `alias` (`&&` any of, `@>` all of `keys`, an SQL expression): on their
- * hashes, which the GIN index holds, and on the texts. The index holds only rows that have references (most
- * Patients, Practitioners and Organizations have none, and each of those would otherwise add an entry to the
- * index on every write); the planner uses a partial index only for a query that states its predicate, so
- * every condition on refs repeats it.
+ * A condition on the `refs` keys of `alias` (`&&` any of, `@>` all of `keys`, an SQL text[]): on their hashes,
+ * which the GIN index holds, and on the texts. `hashes` is the keys' hashes as an SQL bigint[]: keyHashes()
+ * bound, or by default fhir_key_hashes() of the keys for keys SQL builds. The index holds only rows that have
+ * references (most Patients, Practitioners and Organizations have none, and each of those would otherwise add
+ * an entry to the index on every write); the planner uses a partial index only for a query that states its
+ * predicate, so every condition on refs repeats it.
  */
-export function refsCondition(alias: string, op: '&&' | '@>', keys: string): string {
-  return `(${alias}.refs <> '{}'::text[] AND fhir_key_hashes(${alias}.refs) ${op} fhir_key_hashes(${keys}) AND ${alias}.refs ${op} ${keys})`;
+export function refsCondition(alias: string, op: '&&' | '@>', keys: string, hashes = `fhir_key_hashes(${keys})`): string {
+  return `(${alias}.ref_hashes <> '{}'::bigint[] AND ${alias}.ref_hashes ${op} ${hashes} AND ${alias}.refs ${op} ${keys})`;
 }
 
 /*

@@ -18,7 +18,7 @@ describe.each(testDatabaseKinds())('reindex on %s', (kind) => {
 
   it('rebuilds lost index rows of stale resources in resumable batches, and search finds them again', async () => {
     // Simulate rules that changed: indexes wiped and every row marked as indexed by an older version.
-    await database.db.query(`UPDATE fhir_resources SET tokens = '{}', refs = '{}', index_version = 0`);
+    await database.db.query(`UPDATE fhir_resources SET tokens = '{}', refs = '{}', token_hashes = '{}', ref_hashes = '{}', index_version = 0`);
     await database.db.query('DELETE FROM fhir_search_string');
     expect((await repo.search('Patient', { family: 'Reindex1' })).entry ?? []).toHaveLength(0);
 
