@@ -5,8 +5,8 @@
  *
  * Why by hand: the hashed key indexes (migration 014) hold these values, written by the server for each row it
  * stores and computed in SQL wherever keys are built by a query (chained and reverse-chained searches) or rows
- * are written set-wise (the audit trail, reindexing). Both must give the same numbers, and no npm package
- * implements PostgreSQL's function. test/db/hashtext.test.ts compares the two on both databases.
+ * are written set-wise (the audit trail). Both must give the same numbers, and no npm package implements
+ * PostgreSQL's function. test/db/hashtext.test.ts compares the two on both databases.
  *
  * The database's encoding is UTF-8 (PGlite's always is; migrate() refuses any other) and the default
  * collation is deterministic, so hashtextextended hashes exactly the text's UTF-8 bytes.

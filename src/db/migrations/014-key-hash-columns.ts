@@ -9,7 +9,7 @@
  * same hashes (src/db/hashtext.ts) in about 0.25 µs a key.
  * - Existing rows get their hashes from the same SQL functions here, so rows written before and after agree.
  * - The functions stay: SQL that builds keys (chained searches, `_has`) or writes rows set-wise (the audit
- *   trail, reindexing) computes hashes with them.
+ *   trail) computes hashes with them.
  * - The indexes are built after the columns are filled.
  */
 export const sql = `
