@@ -2,6 +2,7 @@ import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import { PgliteDatabase, PostgresDatabase, type Database } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
+import type { Migration } from '../../src/db/migrations/index.js';
 
 export type DatabaseKind = 'pglite' | 'postgres';
 
@@ -16,11 +17,15 @@ export function testDatabaseKinds(): DatabaseKind[] {
 /**
  * A fresh, migrated, empty database of that kind. On PostgreSQL it is a new database created next to the one
  * in TEST_DATABASE_URL and dropped by the returned close(), so test files never see each other's rows.
+ * `migrations` (all of them by default) are the ones applied, for tests of an upgrade.
  */
-export async function createTestDatabase(kind: DatabaseKind): Promise<{ db: Database; url?: string; close: () => Promise<void> }> {
+export async function createTestDatabase(
+  kind: DatabaseKind,
+  opts: { migrations?: Migration[] } = {},
+): Promise<{ db: Database; url?: string; close: () => Promise<void> }> {
   if (kind === 'pglite') {
     const db = await PgliteDatabase.open();
-    await migrate(db);
+    await migrate(db, opts.migrations);
     return { db, close: () => db.close() };
   }
   const baseUrl = process.env.TEST_DATABASE_URL;
@@ -33,7 +38,7 @@ export async function createTestDatabase(kind: DatabaseKind): Promise<{ db: Data
   const url = new URL(baseUrl);
   url.pathname = `/${name}`;
   const db = new PostgresDatabase(url.toString());
-  await migrate(db);
+  await migrate(db, opts.migrations);
   return {
     db,
     url: url.toString(),

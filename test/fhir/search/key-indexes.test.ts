@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bundle, Encounter, Patient, Resource, ValueSet } from '@medplum/fhirtypes';
 import type { Database } from '../../../src/db/database.js';
-import { searchCompartment, searchResources } from '../../../src/fhir/search/index.js';
+import { migrate } from '../../../src/db/migrate.js';
+import { migrations } from '../../../src/db/migrations/index.js';
+import { SEARCH_INDEX_VERSION } from '../../../src/fhir/search/types.js';
+import { extractIndexes, searchCompartment, searchResources, writeIndexRows } from '../../../src/fhir/search/index.js';
 import { indexedLookup, keyHashes, keyIndexHashes, ofTypeKey, tokenLookup, uriKey } from '../../../src/fhir/search/tokens.js';
 import { createTestDatabase, testDatabaseKinds } from '../../support/db.js';
 import { loadAll, searchRepository } from './synthea.js';
@@ -139,6 +142,47 @@ describe.each(testDatabaseKinds())('the token and reference indexes on %s', (kin
       check(bundle);
       expect(plans.length, name).toBeGreaterThan(0);
       expect(plans.join('\n'), name).toContain('fhir_resources_refs');
+    }
+  });
+});
+
+describe.each(testDatabaseKinds())('upgrading to the key hash columns (migration 14) on %s', (kind) => {
+  it('gives the rows written before it the hashes the server writes, and their searches keep finding them', async () => {
+    const { db, close } = await createTestDatabase(kind, { migrations: migrations.filter((m) => m.version < 14) });
+    try {
+      const resources: Resource[] = [
+        { resourceType: 'Patient', id: 'up-p', identifier: [{ system: 'urn:mrn', value: 'UP-1' }], gender: 'other', name: [{ family: 'Upgrade' }] },
+        { resourceType: 'Encounter', id: 'up-e', status: 'finished', class: { code: 'VR' }, subject: { reference: 'Patient/up-p' } },
+      ];
+      // The rows as the server wrote them before: key texts on the row, their hashes only in the index expressions.
+      for (const r of resources) {
+        const indexes = extractIndexes(r);
+        await db.query(
+          `INSERT INTO fhir_resources (resource_type, id, org_id, version_id, last_updated, created_at, deleted, content_hash, resource_data, tokens, refs, texts, index_version)
+           VALUES ($1, $2, $3, 1, now(), now(), false, 'h', $4, $5, $6, $7, $8)`,
+          [r.resourceType, r.id, ctx.orgId, r, indexes.tokens, indexes.refs, indexes.texts, SEARCH_INDEX_VERSION],
+        );
+        await writeIndexRows(db, r.resourceType, r.id!, indexes, { isNew: true });
+      }
+      expect(await migrate(db)).toEqual(migrations.filter((m) => m.version >= 14).map((m) => m.version));
+      for (const r of resources) {
+        const row = await db.query<{ tokens: string[]; refs: string[] }>(
+          'SELECT token_hashes::text[] AS tokens, ref_hashes::text[] AS refs FROM fhir_resources WHERE resource_type = $1 AND id = $2',
+          [r.resourceType, r.id],
+        );
+        const expected = keyIndexHashes(extractIndexes(r));
+        expect(row.rows[0].tokens.length, r.resourceType).toBeGreaterThan(0);
+        expect(row.rows[0].tokens).toEqual(expected.tokens.toStrings());
+        expect(row.rows[0].refs).toEqual(expected.refs.toStrings());
+      }
+      const found = async (type: string, query: Record<string, string>) =>
+        ((await searchResources(db, ctx, type, query, { strict: true })).entry ?? []).map((e) => e.resource!.id);
+      expect(await found('Patient', { identifier: 'urn:mrn|UP-1' })).toEqual(['up-p']);
+      expect(await found('Patient', { gender: 'other' })).toEqual(['up-p']);
+      expect(await found('Encounter', { subject: 'Patient/up-p' })).toEqual(['up-e']);
+      expect(await found('Encounter', { 'subject:Patient.identifier': 'urn:mrn|UP-1' })).toEqual(['up-e']);
+    } finally {
+      await close();
     }
   });
 });
