@@ -70,10 +70,3 @@ export function writeHashText(key: string, out: Buffer, offset: number): void {
   out.writeInt32BE(b, offset);
   out.writeInt32BE(c, offset + 4);
 }
-
-/** hashtextextended(key, 0) as a bigint. */
-export function hashText(key: string): bigint {
-  const out = Buffer.allocUnsafe(8);
-  writeHashText(key, out, 0);
-  return out.readBigInt64BE(0);
-}

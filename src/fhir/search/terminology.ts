@@ -92,17 +92,18 @@ export class TerminologySource {
   private async stored<T>(resourceType: 'ValueSet' | 'CodeSystem', canonical: string): Promise<T | undefined> {
     // `ValueSet/123` is a relative reference to a resource on this server; anything else is a canonical URL.
     const relative = new RegExp(`^${resourceType}/([A-Za-z0-9\\-.]{1,64})$`).exec(canonical);
+    const urlKey = uriKey('url', canonical);
     const r = relative
       ? await this.db.query<{ resource_data: T }>(
           'SELECT resource_data FROM fhir_resources WHERE org_id = $1 AND resource_type = $2 AND id = $3 AND NOT deleted',
           [this.orgId, resourceType, relative[1]],
         )
       : await this.db.query<{ resource_data: T }>(
-          // A uri key is indexed as it is: the same keys serve the index and the exact match.
+          // A uri key is indexed as it is: the same key serves the index (by its hash) and the exact match.
           `SELECT r.resource_data FROM fhir_resources r WHERE r.org_id = $1 AND r.resource_type = $2 AND NOT r.deleted
              AND ${tokensCondition('r', '$3::text[]', '$4::bigint[]')}
            ORDER BY r.last_updated DESC LIMIT 1`,
-          [this.orgId, resourceType, [uriKey('url', canonical)], keyHashes([uriKey('url', canonical)])],
+          [this.orgId, resourceType, [urlKey], keyHashes([urlKey])],
         );
     return r.rows[0]?.resource_data;
   }
