@@ -3,8 +3,11 @@ import { summaryElementsOf } from '../validation/definitions.js';
 import type { Bundle, BundleEntry, BundleLink, CompartmentDefinition, Resource } from '@medplum/fhirtypes';
 import type { Queryable } from '../../db/database.js';
 import { badRequest, outcome } from '../outcomes.js';
-import { parseSearchRequest, type IncludeSpec, type SearchRequest } from './parse.js';
-import { baseConditions, compartmentCondition, filterCondition, refsMatch, sortExpression, SqlBuilder, type SearchScope, type SortKeyType } from './sql.js';
+import { parseSearchRequest, type IncludeSpec, type SearchFilter, type SearchRequest } from './parse.js';
+import {
+  baseConditions, compartmentCondition, dateRowJoin, filterCondition, joinableDateFilter, refsMatch, sortExpression, SqlBuilder, type SearchScope,
+  type SortKeyType,
+} from './sql.js';
 import { referenceType, refKey, refPrefix } from './tokens.js';
 import { resolveCodes } from './resolve-codes.js';
 
@@ -52,9 +55,10 @@ function decodeCursor(text: string, keyCount: number): Cursor {
   throw badRequest('Invalid _cursor: use the next and previous links of a search result', '_cursor');
 }
 
-function whereClause(b: SqlBuilder, scope: SearchScope, request: SearchRequest): string {
+/** The conditions of a search on fhir_resources `r`, but for a filter the query joins (`joined`). */
+function whereClause(b: SqlBuilder, scope: SearchScope, request: SearchRequest, joined?: SearchFilter): string {
   const conds = baseConditions(b, 'r', scope, request.resourceType);
-  for (const f of request.filters) conds.push(filterCondition(b, 'r', scope, f));
+  for (const f of request.filters) if (f !== joined) conds.push(filterCondition(b, 'r', scope, f));
   if (request.compartment) conds.push(compartmentCondition(b, 'r', request.resourceType, request.compartment));
   return conds.join(' AND ');
 }
@@ -92,12 +96,19 @@ function cursorCondition(b: SqlBuilder, keys: SortColumn[], cursor: Cursor, idDe
 
 async function fetchPage(db: Queryable, scope: SearchScope, request: SearchRequest, cursor: Cursor | undefined): Promise<{ rows: PageRow[]; keys: SortColumn[] }> {
   const b = new SqlBuilder();
+  const joined = joinableDateFilter(request.resourceType, request.filters);
+  const dateRow = joined && dateRowJoin(b, 'r', 'jd', joined);
   const keys: SortColumn[] = request.sort
     .filter((k) => k.param.code !== '_id')
-    .map((k) => ({ ...sortExpression(b, 'r', request.resourceType, k), descending: k.descending }));
+    .map((k) =>
+      // The joined row is the parameter's only one: its start is the smallest and the largest.
+      joined && k.param.code === joined.param.code
+        ? { sql: 'jd.low', type: 'timestamptz' as const, descending: k.descending }
+        : { ...sortExpression(b, 'r', request.resourceType, k), descending: k.descending },
+    );
   // A descending _id sort is the tie-break itself; otherwise ids ascend to keep pages stable.
   const idDescending = request.sort.some((k) => k.param.code === '_id' && k.descending);
-  const where = whereClause(b, scope, request);
+  const where = [whereClause(b, scope, request, joined), ...(dateRow ? [dateRow.condition] : [])].join(' AND ');
   const backward = cursor?.d === 'p';
   const order = [
     ...keys.map((k, i) => {
@@ -112,7 +123,7 @@ async function fetchPage(db: Queryable, scope: SearchScope, request: SearchReque
   const refs = (alias: string) => (request.include.length > 0 ? `, ${alias}.refs` : '');
   const sql = `SELECT q.resource_type, q.id, q.resource_data${refs('q')}${keys.map((_, i) => `, q.k${i}::text AS c${i}`).join('')}
     FROM (SELECT r.resource_type, r.id, r.resource_data${refs('r')}${keys.map((k, i) => `, ${k.sql} AS k${i}`).join('')}
-          FROM fhir_resources r WHERE ${where} OFFSET 0) q
+          FROM fhir_resources r ${dateRow?.join ?? ''} WHERE ${where} OFFSET 0) q
     ${cursorSql}
     ORDER BY ${order.join(', ')}
     LIMIT ${b.param(request.count + 1, 'int')}`;

@@ -290,6 +290,24 @@ export function isPhonetic(p: Pick<SearchParamDef, 'code' | 'type'>): boolean {
   return p.code === 'phonetic' && p.type === 'string';
 }
 
+/** Element types of which extraction makes one date row (a Timing makes one per event). */
+const SINGLE_ROW_DATE_TYPES = new Set(['date', 'datetime', 'instant', 'period']);
+
+/**
+ * Whether a date parameter gives a resource at most one row: its one expression is an element of the resource
+ * itself that does not repeat and holds a date, dateTime, instant or Period (Appointment.start, Encounter.period).
+ * Read from the R4 model of the fhirpath package, which knows each element's type and whether it repeats.
+ */
+export function hasAtMostOneDateRow(resourceType: string, p: SearchParamDef): boolean {
+  if (p.type !== 'date' || p.expressionParts.length !== 1 || rowsRead(p).length !== 1) return false;
+  const path = p.expressionParts[0];
+  if (!/^[A-Za-z]+\.[a-z][A-Za-z]*$/.test(path) || !path.startsWith(`${resourceType}.`)) return false;
+  if ((r4Model.path2Repeating as Record<string, boolean | undefined>)[path]) return false;
+  const choices = (r4Model.choiceTypePaths as Record<string, string[] | undefined>)[path];
+  const types = choices ?? [(r4Model.path2Type as Record<string, string | undefined>)[path] ?? ''];
+  return types.every((t) => SINGLE_ROW_DATE_TYPES.has(t.toLowerCase()));
+}
+
 /** The name a parameter's side-table rows are stored under (see SearchParamDef.rows). */
 function rowsParam(p: Pick<SearchParamDef, 'code' | 'rows'>): string {
   return p.rows ?? p.code;

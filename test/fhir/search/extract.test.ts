@@ -3,10 +3,11 @@ import fhirpath from 'fhirpath';
 import r4Model from 'fhirpath/fhir-context/r4';
 import type { Patient, Resource } from '@medplum/fhirtypes';
 import { extractIndexes, isFastPath } from '../../../src/fhir/search/extract.js';
-import { getSearchParam, searchParamsForCapabilityStatement } from '../../../src/fhir/search/parameters.js';
+import { getSearchParam, hasAtMostOneDateRow, searchParamsForCapabilityStatement, searchParamsOf } from '../../../src/fhir/search/parameters.js';
 import { isoInstant } from '../../../src/fhir/instant.js';
 import { dateRange, numberRange } from '../../../src/fhir/search/ranges.js';
 import { seededRandom } from '../../../bench/support/search-dataset.js';
+import { readNdjson } from './synthea.js';
 import { normalizeString, ofTypeKey, textKey, tokenKeys, tokenSearchKey } from '../../../src/fhir/search/tokens.js';
 
 const patient: Resource = {
@@ -167,5 +168,34 @@ describe('parameters', () => {
     const names = searchParamsForCapabilityStatement('Patient').map((p) => p.name);
     expect(names).toEqual(expect.arrayContaining(['_id', '_lastUpdated', 'name', 'family', 'birthdate', 'identifier']));
     expect(names).toContain('_text');
+  });
+
+  it('know which date parameters give a resource at most one row, and extraction agrees', () => {
+    const single = (type: string, code: string) => hasAtMostOneDateRow(type, getSearchParam(type, code)!);
+    expect(single('Appointment', 'date')).toBe(true); // Appointment.start: instant
+    expect(single('Encounter', 'date')).toBe(true); // Encounter.period: one Period, one range
+    expect(single('Patient', 'birthdate')).toBe(true);
+    expect(single('Observation', 'date')).toBe(false); // effective[x] may be a Timing: one row per event
+    expect(single('MedicationRequest', 'date')).toBe(false); // dosageInstruction repeats
+    expect(single('Condition', 'onset-date')).toBe(false); // two expressions
+    expect(single('Encounter', 'location-period')).toBe(false); // Encounter.location repeats
+    expect(single('Patient', '_lastUpdated')).toBe(false);
+    // Every resource of the fixtures, and one with a Timing of two events, against what extraction writes.
+    const resources: Resource[] = [
+      ...['Patient', 'Encounter', 'Condition', 'Procedure', 'Immunization', 'MedicationRequest', 'DocumentReference'].flatMap((t) => readNdjson(t)),
+      { resourceType: 'Observation', status: 'final', code: { text: 'x' }, effectiveTiming: { event: ['2024-01-01', '2024-02-01'] } } as Resource,
+    ];
+    let checked = 0;
+    for (const r of resources) {
+      const rows = new Map<string, number>();
+      for (const d of extractIndexes(r).dates) rows.set(d.param, (rows.get(d.param) ?? 0) + 1);
+      for (const [code, p] of searchParamsOf(r.resourceType)) {
+        if (p.type !== 'date' || !hasAtMostOneDateRow(r.resourceType, p)) continue;
+        expect(rows.get(code) ?? 0, `${r.resourceType} ${code}`).toBeLessThanOrEqual(1);
+        checked++;
+      }
+      if (r.resourceType === 'Observation') expect(rows.get('date')).toBe(2);
+    }
+    expect(checked).toBeGreaterThan(1000);
   });
 });

@@ -164,6 +164,50 @@ describe.each(testDatabaseKinds())('search on %s', (kind) => {
     expect(ids(back)).toEqual(pages[0]);
   });
 
+  it('pages a date-filtered search sorted by the same date, descending: in order, each once, and back again', async () => {
+    // Encounter.period gives one date row per Encounter, so the page query joins that row (joinableDateFilter).
+    const starts = encounters.map((e) => e.period!.start!).sort();
+    const from = starts[Math.floor(starts.length / 3)].slice(0, 10);
+    const lo = Date.parse(`${from}T00:00:00Z`);
+    // ge and lt as the specification defines them on ranges (Period start..end).
+    const ge = (e: Encounter) => {
+      const end = e.period!.end ? Date.parse(e.period!.end) : Infinity;
+      return end >= lo + 86_400_000 || (Date.parse(e.period!.start!) >= lo && end < lo + 86_400_000);
+    };
+    const lt = (e: Encounter) => Date.parse(e.period!.start!) < lo;
+    const expected = encounters
+      .filter(ge)
+      .sort((a, b) => Date.parse(b.period!.start!) - Date.parse(a.period!.start!) || (a.id! < b.id! ? -1 : 1))
+      .map((e) => e.id!);
+    expect(expected.length).toBeGreaterThan(30);
+    const pages: string[][] = [];
+    const links: Bundle[] = [];
+    let query: Record<string, string | string[]> = { date: `ge${from}`, _sort: '-date', _count: '150' };
+    for (;;) {
+      const b = await search('Encounter', query);
+      pages.push(ids(b));
+      links.push(b);
+      const next = b.link?.find((l) => l.relation === 'next');
+      if (!next) break;
+      query = queryOf(next.url!);
+    }
+    expect(pages.flat()).toEqual(expected);
+    const back = await search('Encounter', queryOf(links[2].link!.find((l) => l.relation === 'previous')!.url!));
+    expect(ids(back)).toEqual(pages[1]);
+    // Two values are alternatives; the same parameter twice must both hold, here on the one row each has.
+    const day = (e: Encounter) => e.period!.start!.slice(0, 10);
+    const [d1, d2] = [day(encounters[0]), day(encounters[encounters.length - 1])];
+    const either = await search('Encounter', { date: `${d1},${d2}`, _sort: 'date', _count: '1000' });
+    const sameDay = (e: Encounter, d: string) => {
+      const [s, end] = [Date.parse(e.period!.start!), e.period!.end ? Date.parse(e.period!.end) : Infinity];
+      const dayStart = Date.parse(`${d}T00:00:00Z`);
+      return s >= dayStart && end < dayStart + 86_400_000;
+    };
+    expect(sorted(ids(either))).toEqual(sorted(encounters.filter((e) => sameDay(e, d1) || sameDay(e, d2)).map((e) => e.id!)));
+    const both = await search('Encounter', { date: [`ge${from}`, `lt${from}`], _count: '1000' });
+    expect(sorted(ids(both))).toEqual(sorted(encounters.filter((e) => ge(e) && lt(e)).map((e) => e.id!)));
+  });
+
   it('sorts by several keys with a stable tie-break on id', async () => {
     const expected = [...patients]
       .sort((a, b) =>
