@@ -27,6 +27,33 @@ export function dateRange(value: string): DateRange | undefined {
   return b && { low: isoInstant(b.start), high: isoInstant(b.end - 1) };
 }
 
+/**
+ * dateRange of a search value, which must also be a real date and time: Date.UTC would quietly read
+ * `2026-13-45` as 14 February 2027, and a client asking for it gets a 400 instead. Stored values keep
+ * dateRange's reading: FHIR's own pattern allows `2026-02-30`, and a resource that passed validation with it
+ * stays findable where it was found before.
+ */
+export function searchDateRange(value: string): DateRange | undefined {
+  const m = DATE_RE.exec(value);
+  return m && onTheCalendar(Number(m[1]), m[2], m[3], m[4], m[5], m[6], m[8]) ? dateRange(value) : undefined;
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Whether the fields of a date (as DATE_RE captures them) are on the calendar; a second of 60 is a leap second. */
+function onTheCalendar(year: number, ...fields: (string | undefined)[]): boolean {
+  const [mo, d, h, mi, s, zone] = fields;
+  const tz = zone === 'Z' ? undefined : zone;
+  const month = Number(mo ?? 1);
+  if (month < 1 || month > 12) return false;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1];
+  const day = Number(d ?? 1);
+  if (day < 1 || day > days) return false;
+  if (Number(h ?? 0) > 23 || Number(mi ?? 0) > 59 || Number(s ?? 0) > 60) return false;
+  return tz === undefined || (Number(tz.slice(1, 3)) <= 14 && Number(tz.slice(4, 6)) <= 59);
+}
+
 /** dateRange as epoch milliseconds, end exclusive: for callers that need only one end of the range. */
 export function dateBounds(value: string): { start: number; end: number } | undefined {
   const m = DATE_RE.exec(value);

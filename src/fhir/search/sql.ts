@@ -1,7 +1,7 @@
 import { badRequest } from '../outcomes.js';
 import { getSearchParam, hasAtMostOneDateRow, isPhonetic, rowsRead, type CompositeComponent, type SearchParamDef } from './parameters.js';
 import { isHasFilter, splitComposite, TERMINOLOGY_MODIFIERS, splitPipe, splitPrefix, unescapeValue, type HasFilter, type SearchFilter, type SearchPrefix, type SortKey } from './parse.js';
-import { dateRange, numberRange } from './ranges.js';
+import { numberRange, searchDateRange } from './ranges.js';
 import {
   indexedLookup, keyHashes, normalizeString, ofTypeKey, phoneticKeys, refKey, refPrefix, refsCondition, textKey, tokenLookup, tokenPrefixes, tokensCondition,
   tokenSearchKey, uriKey, type TokenLookup,
@@ -260,7 +260,7 @@ interface SearchDate {
 
 function parseSearchDate(code: string, raw: string): SearchDate {
   const [prefix, text] = splitPrefix(unescapeValue(raw));
-  const r = dateRange(text);
+  const r = searchDateRange(text);
   if (!r) throw badRequest(`Invalid date ${raw} for ${code}`, code);
   return { prefix, low: Date.parse(r.low), end: Date.parse(r.high) + 1 };
 }

@@ -5,7 +5,7 @@ import type { Patient, Resource } from '@medplum/fhirtypes';
 import { extractIndexes, isFastPath } from '../../../src/fhir/search/extract.js';
 import { getSearchParam, hasAtMostOneDateRow, searchParamsForCapabilityStatement, searchParamsOf } from '../../../src/fhir/search/parameters.js';
 import { isoInstant } from '../../../src/fhir/instant.js';
-import { dateRange, numberRange } from '../../../src/fhir/search/ranges.js';
+import { dateRange, numberRange, searchDateRange } from '../../../src/fhir/search/ranges.js';
 import { seededRandom } from '../../../bench/support/search-dataset.js';
 import { readNdjson } from './synthea.js';
 import { normalizeString, ofTypeKey, textKey, tokenKeys, tokenSearchKey } from '../../../src/fhir/search/tokens.js';
@@ -141,6 +141,19 @@ describe('ranges and normalisation', () => {
     expect(dateRange('2020-02-03T04:05')).toEqual({ low: '2020-02-03T04:05:00.000Z', high: '2020-02-03T04:05:59.999Z' });
     expect(dateRange('2020-02-03T04:05:06.789-01:00')?.low).toBe('2020-02-03T05:05:06.789Z');
     expect(dateRange('not a date')).toBeUndefined();
+  });
+  it('refuses search dates that are not on the calendar rather than rolling them over', () => {
+    for (const bad of ['2026-13', '2026-00-10', '2026-13-45', '2026-02-29', '2026-04-31', '2026-11-27T24:00:00Z', '2026-11-27T10:60', '2026-11-27T10:00:61Z', '2026-11-27T10:00:00+15:00', 'x']) {
+      expect(searchDateRange(bad), bad).toBeUndefined();
+    }
+    expect(searchDateRange('2024-02-29')?.low).toBe('2024-02-29T00:00:00.000Z');
+    expect(searchDateRange('2000-02-29')?.low).toBe('2000-02-29T00:00:00.000Z');
+    expect(searchDateRange('1900-02-29')).toBeUndefined();
+    expect(searchDateRange('2026-12-31T23:59:60Z')?.low).toBe('2027-01-01T00:00:00.000Z'); // a leap second
+    expect(searchDateRange('2026-11-27T10:00:00-14:00')?.low).toBe('2026-11-28T00:00:00.000Z');
+    expect(searchDateRange('2026-11')).toEqual(dateRange('2026-11'));
+    // A stored value keeps the reading it always had.
+    expect(dateRange('2026-02-30')?.low).toBe('2026-03-02T00:00:00.000Z');
   });
   it('writes instants exactly as Date#toISOString does, across leap years, centuries and the edges of the range', () => {
     const random = seededRandom(7);

@@ -255,6 +255,9 @@ describe.each(testDatabaseKinds())('search on %s', (kind) => {
     expect(ids(b)).toHaveLength(1);
     await expect(search('Patient', { unknown: 'x' }, true)).rejects.toBeInstanceOf(OperationOutcomeError);
     await expect(search('Patient', { birthdate: 'not-a-date' })).rejects.toMatchObject({ status: 400 });
+    // Not on the calendar: refused, not rolled over into another date (2026-13-45 would be 14 February 2027).
+    await expect(search('Encounter', { date: '2026-13-45' })).rejects.toMatchObject({ status: 400 });
+    await expect(search('Patient', { birthdate: 'lt2026-02-30' })).rejects.toMatchObject({ status: 400 });
   });
 
   it('answers _summary=count, _total, _elements, :missing and common parameters', async () => {
