@@ -2,7 +2,7 @@ import type { Bundle, BundleEntry, BundleEntryResponse, OperationOutcome, Resour
 import { badRequest, normalizeError, OperationOutcomeError, outcome, preconditionFailed } from '../outcomes.js';
 import { newResourceId } from '../repository/ids.js';
 import type { FhirRepository } from '../repository/repository.js';
-import { parseQueryString, preferHeader, resourceResponse } from './router.js';
+import { locatedResponse, parseQueryString, preferHeader } from './router.js';
 import type { FhirContext, FhirRequest, FhirResponse } from './types.js';
 
 export type RouteFn = (req: FhirRequest, ctx: FhirContext) => Promise<FhirResponse>;
@@ -52,15 +52,14 @@ export async function processBundle(req: FhirRequest, ctx: FhirContext, route: R
         const method = entry.request!.method;
         const assignedId = method === 'POST' ? resolvedIds.get(entry) : undefined;
         if (assignedId?.existing) {
+          // The match of ifNoneExist: 200 with its location, so the client learns its id (see writeResponse).
           const existing = await txRepo.read(entry.resource!.resourceType, assignedId.id);
-          result[i] = toResponseEntry(resourceResponse(200, existing), returnPref);
+          result[i] = toResponseEntry(locatedResponse(200, existing), returnPref);
         } else if (assignedId) {
           ctx.access.assertInteraction('create', entry.resource!.resourceType);
           ctx.access.assertResource('create', entry.resource!);
           const created = await txRepo.create(entry.resource!, { assignedId: assignedId.id });
-          const response = resourceResponse(201, created.resource);
-          response.headers = { ...response.headers, location: `${created.resource.resourceType}/${created.resource.id}/_history/${created.resource.meta?.versionId}` };
-          result[i] = toResponseEntry(response, returnPref);
+          result[i] = toResponseEntry(locatedResponse(201, created.resource), returnPref);
         } else {
           result[i] = toResponseEntry(await route(entryRequest(entry, req), txCtx), returnPref);
         }

@@ -227,7 +227,10 @@ function bodyResource(req: FhirRequest, type: string): Resource {
 function writeResponse(req: FhirRequest, result: WriteResult): FhirResponse {
   const status = result.outcome === 'created' ? 201 : 200;
   const headers = versionHeaders(result.resource.meta?.versionId, result.resource.meta?.lastUpdated);
-  const withLocation = result.outcome === 'created' ? { ...headers, location: versionLocation(req, result.resource) } : headers;
+  // A conditional create that found its match answers 200 with the match's location, as to a create: under
+  // `Prefer: return=minimal` that is the only way a client learns which resource it is.
+  const located = result.outcome === 'created' || result.outcome === 'existing';
+  const withLocation = located ? { ...headers, location: versionLocation(result.resource) } : headers;
   switch (preferHeader(req, 'return')) {
     case 'minimal':
       return { status, headers: withLocation };
@@ -241,12 +244,19 @@ function writeResponse(req: FhirRequest, result: WriteResult): FhirResponse {
 }
 
 /** Location of the version just written; the HTTP layer makes it absolute. */
-function versionLocation(_req: FhirRequest, resource: Resource): string {
+function versionLocation(resource: Resource): string {
   return `${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId}`;
 }
 
 export function resourceResponse(status: number, resource: Resource): FhirResponse {
   return { status, body: resource, headers: versionHeaders(resource.meta?.versionId, resource.meta?.lastUpdated) };
+}
+
+/** resourceResponse with the location of the resource's version: a create, or the match of a conditional create. */
+export function locatedResponse(status: number, resource: Resource): FhirResponse {
+  const response = resourceResponse(status, resource);
+  response.headers = { ...response.headers, location: versionLocation(resource) };
+  return response;
 }
 
 function versionHeaders(versionId: string | undefined, lastUpdated: string | undefined): Record<string, string> {

@@ -226,6 +226,26 @@ describe.each(testDatabaseKinds())('FHIR REST create/read/update/delete on %s', 
     expect(oo.json().resourceType).toBe('OperationOutcome');
   });
 
+  it('a conditional create that finds its match answers 200 with the match\'s Location, even under return=minimal', async () => {
+    const post = (prefer?: string) =>
+      inject({
+        method: 'POST',
+        url: '/fhir/Patient',
+        headers: { 'content-type': FHIR, 'if-none-exist': 'identifier=urn:test:crud|IFN-1', ...(prefer ? { prefer } : {}) },
+        payload: { resourceType: 'Patient', identifier: [{ system: 'urn:test:crud', value: 'IFN-1' }] },
+      });
+    const first = await post();
+    expect(first.statusCode).toBe(201);
+    const id = (first.json() as Patient).id;
+    const again = await post('return=minimal');
+    expect(again.statusCode).toBe(200);
+    expect(again.body).toBe('');
+    expect(again.headers.location).toBe(`http://fhir.test/fhir/Patient/${id}/_history/1`);
+    const represented = await post();
+    expect(represented.statusCode).toBe(200);
+    expect((represented.json() as Patient).id).toBe(id);
+  });
+
   it('answers a read with the stored JSON as it is, and a Bundle read with the resource', async () => {
     const p = await createPatient('Verbatim');
     const stored = await server.db.query<{ json: string }>(`SELECT resource_data::text AS json FROM fhir_resources WHERE resource_type = 'Patient' AND id = $1`, [p.id]);
