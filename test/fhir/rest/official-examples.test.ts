@@ -1,18 +1,12 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Resource } from '@medplum/fhirtypes';
 import { createTestServer, type TestServer } from '../../support/app.js';
 import { testDatabaseKinds } from '../../support/db.js';
+import { officialExamples, putResource } from '../../support/official-examples.js';
 
 const TYPES = ['Patient', 'Practitioner', 'PractitionerRole', 'Organization', 'Location', 'Appointment', 'AppointmentResponse', 'Encounter', 'Schedule', 'Slot'];
 
-const examplesDir = dirname(createRequire(import.meta.url).resolve('hl7.fhir.r4.examples/package.json'));
-const examples: Resource[] = readdirSync(examplesDir)
-  .filter((f) => TYPES.some((t) => f.startsWith(`${t}-`)) && f.endsWith('.json'))
-  .map((f) => JSON.parse(readFileSync(join(examplesDir, f), 'utf8')) as Resource)
-  .filter((r) => TYPES.includes(r.resourceType) && r.id);
+const examples = officialExamples(TYPES);
 
 function withoutMeta(r: Resource): Resource {
   const { meta: _m, ...rest } = r;
@@ -35,12 +29,7 @@ describe.each(testDatabaseKinds())('official R4 examples round-trip on %s', (kin
   it('stores each with PUT and reads back the same resource apart from meta', async () => {
     const failures: string[] = [];
     for (const example of examples) {
-      const put = await server.app.inject({
-        method: 'PUT',
-        url: `/fhir/${example.resourceType}/${example.id}`,
-        headers: { 'content-type': 'application/fhir+json' },
-        payload: example,
-      });
+      const put = await putResource(server, example);
       if (put.statusCode !== 201) {
         failures.push(`${example.resourceType}/${example.id}: ${put.statusCode} ${put.body.slice(0, 300)}`);
         continue;

@@ -1,11 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Bundle, CapabilityStatement, Resource } from '@medplum/fhirtypes';
+import type { Bundle, CapabilityStatement } from '@medplum/fhirtypes';
 import { getSearchParam, type ComponentParamType } from '../../../src/fhir/search/parameters.js';
 import { createTestServer, type TestServer } from '../../support/app.js';
 import { testDatabaseKinds } from '../../support/db.js';
+import { officialExamples, putResource } from '../../support/official-examples.js';
 
 /*
  * Every search parameter the CapabilityStatement lists is searched, on every resource type: under strict
@@ -15,11 +13,7 @@ import { testDatabaseKinds } from '../../support/db.js';
 
 /** The official examples of a few types, stored before the sweep so the searches meet real rows. */
 const EXAMPLE_TYPES = ['Patient', 'Encounter', 'Observation', 'Condition', 'Appointment', 'MedicationRequest', 'Procedure', 'Practitioner'];
-const examplesDir = dirname(createRequire(import.meta.url).resolve('hl7.fhir.r4.examples/package.json'));
-const examples: Resource[] = readdirSync(examplesDir)
-  .filter((f) => EXAMPLE_TYPES.some((t) => f.startsWith(`${t}-`)) && f.endsWith('.json'))
-  .map((f) => JSON.parse(readFileSync(join(examplesDir, f), 'utf8')) as Resource)
-  .filter((r) => EXAMPLE_TYPES.includes(r.resourceType) && r.id);
+const examples = officialExamples(EXAMPLE_TYPES);
 
 /** A well-formed search value of each type, as a client would write one. */
 const VALUE: Record<ComponentParamType, string> = {
@@ -49,12 +43,7 @@ describe.each(testDatabaseKinds())('every search parameter of the CapabilityStat
   beforeAll(async () => {
     server = await createTestServer(kind);
     for (const example of examples) {
-      const put = await server.app.inject({
-        method: 'PUT',
-        url: `/fhir/${example.resourceType}/${example.id}`,
-        headers: { 'content-type': 'application/fhir+json' },
-        payload: example,
-      });
+      const put = await putResource(server, example);
       if (put.statusCode === 201) (stored.get(example.resourceType) ?? stored.set(example.resourceType, new Set()).get(example.resourceType)!).add(example.id!);
     }
     statement = (await server.app.inject({ method: 'GET', url: '/fhir/metadata' })).json();
