@@ -35,14 +35,14 @@ export function dateRange(value: string): DateRange | undefined {
  */
 export function searchDateRange(value: string): DateRange | undefined {
   const m = DATE_RE.exec(value);
-  return m && onTheCalendar(Number(m[1]), m[2], m[3], m[4], m[5], m[6], m[8]) ? dateRange(value) : undefined;
+  return m && onTheCalendar(m) ? dateRange(value) : undefined;
 }
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
-/** Whether the fields of a date (as DATE_RE captures them) are on the calendar; a second of 60 is a leap second. */
-function onTheCalendar(year: number, ...fields: (string | undefined)[]): boolean {
-  const [mo, d, h, mi, s, zone] = fields;
+/** Whether the fields of a date, as DATE_RE captures them, are on the calendar; a second of 60 is a leap second. */
+function onTheCalendar([, y, mo, d, h, mi, s, , zone]: RegExpExecArray): boolean {
+  const year = Number(y);
   const tz = zone === 'Z' ? undefined : zone;
   const month = Number(mo ?? 1);
   if (month < 1 || month > 12) return false;
