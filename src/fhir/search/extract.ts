@@ -284,21 +284,65 @@ function inferType(value: unknown): string | undefined {
   }
 }
 
+/**
+ * The keys of one resource (tokens, references or `:text` values) in the order they are first found, each once.
+ *
+ * Every key begins with its parameter's code and the kind character after it (tokens.ts), so two parameters
+ * never make the same key, and extraction finds one parameter's values before the next parameter's (`next()`
+ * marks the start). A key can only repeat one of the few found before it for the same parameter, and comparing
+ * with those costs less than a Set, which hashes every new key: most keys are new, long and never looked up
+ * again. A parameter with many values (a long list of codings) gets a Set after all, so the comparisons stay
+ * few.
+ */
+class KeyList {
+  readonly keys: string[] = [];
+  private from = 0;
+  private seen: Set<string> | undefined;
+
+  /** The keys that follow are another parameter's. */
+  next(): void {
+    this.from = this.keys.length;
+    this.seen = undefined;
+  }
+
+  add(key: string): void {
+    const keys = this.keys;
+    if (this.seen) {
+      if (this.seen.has(key)) return;
+      this.seen.add(key);
+    } else {
+      for (let i = this.from; i < keys.length; i++) if (keys[i] === key) return;
+      if (keys.length - this.from >= KeyList.MAX_COMPARED) this.seen = new Set(keys.slice(this.from)).add(key);
+    }
+    keys.push(key);
+  }
+
+  private static readonly MAX_COMPARED = 16;
+}
+
 class IndexCollector {
-  readonly tokens = new Set<string>();
-  readonly refs = new Set<string>();
-  readonly texts = new Set<string>();
+  readonly tokens = new KeyList();
+  readonly refs = new KeyList();
+  readonly texts = new KeyList();
   readonly strings: StringIndexRow[] = [];
   readonly dates: DateIndexRow[] = [];
   readonly numbers: NumberIndexRow[] = [];
-  private readonly seenStrings = new Set<string>();
+  /** where the current parameter's string rows begin (a parameter stores each text once) */
+  private stringsFrom = 0;
+
+  /** The values that follow are another parameter's. */
+  nextParam(): void {
+    this.tokens.next();
+    this.refs.next();
+    this.texts.next();
+    this.stringsFrom = this.strings.length;
+  }
 
   string(param: string, text: unknown): void {
     if (typeof text !== 'string' || text === '') return;
-    const k = `${param}\u0000${text}`;
-    if (this.seenStrings.has(k)) return;
-    this.seenStrings.add(k);
-    this.strings.push({ param, value: normalizeString(text), exact: text });
+    const strings = this.strings;
+    for (let i = this.stringsFrom; i < strings.length; i++) if (strings[i].exact === text && strings[i].param === param) return;
+    strings.push({ param, value: normalizeString(text), exact: text });
   }
 
   /** Text of a coded value, for the token parameter's `:text` modifier. */
@@ -317,7 +361,7 @@ class IndexCollector {
   }
 
   result(): ResourceIndexes {
-    return { tokens: [...this.tokens], refs: [...this.refs], texts: [...this.texts], strings: this.strings, dates: this.dates, numbers: this.numbers };
+    return { tokens: this.tokens.keys, refs: this.refs.keys, texts: this.texts.keys, strings: this.strings, dates: this.dates, numbers: this.numbers };
   }
 }
 
@@ -608,11 +652,11 @@ export function hasCompositeParams(resourceType: string): boolean {
 function componentRows(c: IndexCollector, type: ComponentParamType, param: string, elem: number, part: number): CompositeIndexRow[] {
   switch (type) {
     case 'token':
-      return [...c.tokens].filter((k) => !k.startsWith(':')).map((key) => ({ param, elem, part, key }));
+      return c.tokens.keys.filter((k) => !k.startsWith(':')).map((key) => ({ param, elem, part, key }));
     case 'uri':
-      return [...c.tokens].map((key) => ({ param, elem, part, key }));
+      return c.tokens.keys.map((key) => ({ param, elem, part, key }));
     case 'reference':
-      return [...c.refs].map((key) => ({ param, elem, part, key }));
+      return c.refs.keys.map((key) => ({ param, elem, part, key }));
     case 'string':
       return c.strings.map((s) => ({ param, elem, part, key: s.value, exact: s.exact }));
     case 'date':
@@ -631,7 +675,7 @@ function tokenComponentKeys(tv: TypedValue, cache: Map<unknown, string[]>): stri
     const c = new IndexCollector();
     indexToken(c, '', tv.value, tv.type);
     // `:of-type` keys are not part of composite search
-    keys = [...c.tokens].filter((k) => !k.startsWith(':'));
+    keys = c.tokens.keys.filter((k) => !k.startsWith(':'));
     if (cacheable) cache.set(tv.value, keys);
   }
   return keys;
@@ -688,6 +732,7 @@ export function extractIndexes(resource: Resource): ResourceIndexes {
   const sink = new ParamSink(c);
   for (const param of compiledParams(resource.resourceType)) {
     sink.param = param;
+    c.nextParam();
     for (const evaluate of param.evaluators) evaluate(resource, sink);
   }
   const result = c.result();

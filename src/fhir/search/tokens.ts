@@ -48,7 +48,7 @@ export function tokenKeys(param: string, system: string | undefined, code: strin
 }
 
 /** tokenKeys, added straight to a set (extraction's hot path). */
-export function addTokenKeys(into: Set<string>, param: string, system: string | undefined, code: string | undefined): void {
+export function addTokenKeys(into: { add(key: string): unknown }, param: string, system: string | undefined, code: string | undefined): void {
   const escapedSystem = system ? escapePart(system) : '';
   if (code !== undefined && code !== '') {
     into.add(`${param}=${code}`);

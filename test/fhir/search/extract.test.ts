@@ -98,6 +98,34 @@ describe('extractIndexes', () => {
     expect(ix.tokens.filter((t) => t.startsWith('phonetic=')).sort()).toEqual(['phonetic=A500', 'phonetic=J200', 'phonetic=M460']);
   });
 
+  it('keeps each key and string row once, in the order first found, for a parameter with few values or many', () => {
+    const loinc = 'http://loinc.org';
+    for (const distinct of [3, 40]) {
+      // every code twice, the display repeated, and one name part repeated
+      const codes = Array.from({ length: distinct }, (_, i) => `${1000 + i}-${i % 10}`);
+      const coding = [...codes, ...codes].map((code) => ({ system: loinc, code, display: 'Same display' }));
+      const observation: Resource = {
+        resourceType: 'Observation',
+        status: 'final',
+        code: { coding },
+        subject: { reference: 'Patient/p1' },
+        focus: [{ reference: 'Patient/p1' }, { reference: 'Patient/p1' }],
+      };
+      const keys = extractIndexes(observation);
+      const expectedCodeKeys = [...new Set(codes.flatMap((code) => tokenKeys('code', loinc, code)))];
+      expect(keys.tokens.filter((k) => k.startsWith('code=') || k.startsWith('code|'))).toEqual(expectedCodeKeys);
+      expect(new Set(keys.tokens).size).toBe(keys.tokens.length);
+      expect(keys.texts.filter((t) => t.startsWith('code|'))).toEqual([textKey('code', 'same display')]);
+      expect(keys.refs.filter((r) => r.startsWith('focus|'))).toEqual(['focus|Patient/p1']);
+    }
+    const twice = extractIndexes({ resourceType: 'Patient', name: [{ family: 'Lee', given: ['Ann'] }, { family: 'Lee', given: ['Ann', 'Bo'] }] });
+    expect(twice.strings.filter((s) => s.param === 'family' || s.param === 'given')).toEqual([
+      { param: 'family', value: 'lee', exact: 'Lee' },
+      { param: 'given', value: 'ann', exact: 'Ann' },
+      { param: 'given', value: 'bo', exact: 'Bo' },
+    ]);
+  });
+
   it('keeps the text of coded values for :text on the resource row, normalised, not as string rows', () => {
     expect(ix.texts).toContain(textKey('identifier', 'medical record'));
     expect(ix.strings.filter((s) => s.param.includes(':'))).toEqual([]);
