@@ -30,7 +30,7 @@ export interface RepositoryDependencies {
    * row's (resource_type, id) from the CTE named `source`. Given, they join the current+history statement and
    * a write is one statement; absent, the repository calls writeIndexRows after it.
    */
-  indexRowsSql?(indexes: ResourceIndexes, opts: { isNew: boolean; source: string; firstParam: number }): { ctes: string[]; params: unknown[] };
+  indexRowsSql?(indexes: ResourceIndexes, opts: { isNew: boolean; source: string; firstParam: number }): { ctes: readonly string[]; params: unknown[] };
   deleteIndexRows(tx: Queryable, resourceType: string, id: string): Promise<void>;
   search(tx: Queryable, ctx: RepositoryContext, resourceType: string, query: SearchQuery, opts: { strict: boolean }): Promise<Bundle>;
   searchCompartment(
@@ -562,7 +562,7 @@ class WriteStatement {
     return this.params.length + 1;
   }
 
-  add(fragment: { ctes: string[]; params: unknown[] } | undefined): void {
+  add(fragment: { ctes: readonly string[]; params: unknown[] } | undefined): void {
     if (!fragment) return;
     this.parts.push(...fragment.ctes);
     this.params.push(...fragment.params);

@@ -47,21 +47,25 @@ const COMPOSITES: SideTable<CompositeIndexRow> = {
  * The INSERT of one resource's rows into a side table; `owner` is the SELECT list that gives (resource_type, id)
  * and `from` what it reads from. The rows come from unnest() of one array per column, or, for a single row (a
  * resource's one date, say: the usual case), from its values as they are: PostgreSQL then builds and walks no
- * arrays (measured: about 12 of the 65 µs of backend CPU the date row of an Encounter create cost).
+ * arrays (measured: about 12 of the 65 µs of backend CPU the date row of an Encounter create cost). `param`
+ * names the next bind parameter; rowValues gives the values in the same order.
  */
-function insertRows<R>(table: SideTable<R>, rows: R[], p: (value: unknown) => string, owner: string, from: string): string {
+function insertRowsSql<R>(table: SideTable<R>, single: boolean, param: () => string, owner: string, from: string): string {
   const { name, columns } = table;
-  const values =
-    rows.length === 1
-      ? `(VALUES (${columns.map(([, type, value]) => `${p(value(rows[0]) ?? null)}::${type}`).join(', ')}))`
-      : `unnest(${columns
-          .map(([, type, value]) => {
-            const column = rows.map((r) => value(r) ?? null);
-            return `${p(type === 'text' ? new TextArray(column as (string | null)[]) : column)}::${type}[]`;
-          })
-          .join(', ')})`;
+  const values = single
+    ? `(VALUES (${columns.map(([, type]) => `${param()}::${type}`).join(', ')}))`
+    : `unnest(${columns.map(([, type]) => `${param()}::${type}[]`).join(', ')})`;
   return `INSERT INTO ${name} (resource_type, id, ${columns.map(([column]) => column).join(', ')})
        SELECT ${owner}, u.* FROM ${from}${values} AS u`;
+}
+
+/** The bind values of insertRowsSql: a value per column for a single row, else an array per column. */
+function rowValues<R>(table: SideTable<R>, rows: R[]): unknown[] {
+  if (rows.length === 1) return table.columns.map(([, , value]) => value(rows[0]) ?? null);
+  return table.columns.map(([, type, value]) => {
+    const column = rows.map((r) => value(r) ?? null);
+    return type === 'text' ? new TextArray(column as (string | null)[]) : column;
+  });
 }
 
 /** Calls `write` for each side table the resource has rows for, with those rows. */
@@ -75,8 +79,8 @@ function forEachSideTable(indexes: ResourceIndexes, write: <R>(name: string, tab
 
 /** Data-modifying CTEs that write the side-table rows of one resource inside a larger statement. */
 export interface IndexRowsSql {
-  /** `name AS (…)` items for a WITH list; empty when there is nothing to write */
-  ctes: string[];
+  /** `name AS (…)` items for a WITH list; empty when there is nothing to write (shared: not to be changed) */
+  ctes: readonly string[];
   /** their bind values, numbered from `firstParam` */
   params: unknown[];
 }
@@ -89,12 +93,32 @@ export interface IndexRowsSql {
  * the old rows run in the same snapshot as the INSERTs and never see the new rows.
  */
 export function indexRowsSql(indexes: ResourceIndexes, opts: { isNew: boolean; source: string; firstParam: number }): IndexRowsSql {
-  const { source } = opts;
   const params: unknown[] = [];
-  const p = (value: unknown): string => {
-    params.push(value);
-    return `$${opts.firstParam + params.length - 1}`;
-  };
+  forEachSideTable(indexes, (_name, table, rows) => params.push(...rowValues(table, rows)));
+  const { composites, strings, dates, numbers } = indexes;
+  const shape = `${opts.isNew ? 'new' : 'old'} ${opts.source} ${opts.firstParam} ${composites ? rowsShape(composites.length) : '-'}${rowsShape(strings.length)}${rowsShape(dates.length)}${rowsShape(numbers.length)}`;
+  let ctes = ctesByShape.get(shape);
+  if (!ctes) {
+    ctes = Object.freeze(indexRowsCtes(indexes, opts));
+    ctesByShape.set(shape, ctes);
+  }
+  return { ctes, params };
+}
+
+/**
+ * indexRowsSql's CTE texts by the shape of the write: whether it replaces earlier rows, where the owner comes from,
+ * the first parameter number, and for each side table whether it gets no row, one, or several. The texts depend
+ * on nothing else, and a create would otherwise build the same ones again (in the server's busiest path, where
+ * the server's own CPU limits how many creates it takes). The shapes are few: the map stays small.
+ */
+const ctesByShape = new Map<string, readonly string[]>();
+
+const rowsShape = (rows: number): string => (rows === 0 ? '0' : rows === 1 ? '1' : 'n');
+
+function indexRowsCtes(indexes: ResourceIndexes, opts: { isNew: boolean; source: string; firstParam: number }): string[] {
+  const { source } = opts;
+  let next = opts.firstParam;
+  const param = (): string => `$${next++}`;
   const ctes: string[] = [];
   if (!opts.isNew) {
     for (const [name, table] of [['string', 'fhir_search_string'], ['date', 'fhir_search_date'], ['number', 'fhir_search_number']]) {
@@ -104,10 +128,10 @@ export function indexRowsSql(indexes: ResourceIndexes, opts: { isNew: boolean; s
       ctes.push(`ix_del_composite AS (DELETE FROM fhir_search_composite t USING ${source} o WHERE t.resource_type = o.resource_type AND t.id = o.id)`);
     }
   }
-  const owner = 'o.resource_type, o.id';
-  const from = `${source} o, `;
-  forEachSideTable(indexes, (name, table, rows) => ctes.push(`ix_${name} AS (${insertRows(table, rows, p, owner, from)})`));
-  return { ctes, params };
+  forEachSideTable(indexes, (name, table, rows) =>
+    ctes.push(`ix_${name} AS (${insertRowsSql(table, rows.length === 1, param, 'o.resource_type, o.id', `${source} o, `)})`),
+  );
+  return ctes;
 }
 
 /**
@@ -122,10 +146,6 @@ export async function writeIndexRows(
   opts: { isNew: boolean },
 ): Promise<void> {
   const params: unknown[] = [resourceType, id];
-  const p = (value: unknown): string => {
-    params.push(value);
-    return `$${params.length}`;
-  };
   const parts: string[] = [];
   if (!opts.isNew) {
     for (const table of ['fhir_search_string', 'fhir_search_date', 'fhir_search_number']) {
@@ -133,7 +153,11 @@ export async function writeIndexRows(
     }
     if (indexes.composites) parts.push('DELETE FROM fhir_search_composite WHERE resource_type = $1 AND id = $2');
   }
-  forEachSideTable(indexes, (_name, table, rows) => parts.push(insertRows(table, rows, p, '$1, $2', '')));
+  forEachSideTable(indexes, (_name, table, rows) => {
+    let next = params.length + 1;
+    parts.push(insertRowsSql(table, rows.length === 1, () => `$${next++}`, '$1, $2', ''));
+    params.push(...rowValues(table, rows));
+  });
   if (parts.length === 0) return;
   await tx.query(combine(parts), params);
 }

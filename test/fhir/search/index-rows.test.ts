@@ -85,6 +85,29 @@ describe.each(testDatabaseKinds())('index rows folded into the write statement, 
     expect(rowsC).toEqual(await sideRows(database.db, d.id!));
   });
 
+  it('writes of the same shape share their statement text and each write its own values', async () => {
+    const repo = new PostgresFhirRepository(database.db, ctx, deps(true));
+    const opts = { isNew: true, source: 'cur', firstParam: 14 };
+    const one = indexRowsSql(extractIndexes(patient('Ek', '1990-01-01')), opts);
+    const same = indexRowsSql(extractIndexes(patient('Holm', '1991-02-02')), opts);
+    expect(same.ctes).toBe(one.ctes);
+    expect(same.params).not.toEqual(one.params);
+    // no name: no string rows, so no string insert
+    const nameless = indexRowsSql(extractIndexes({ resourceType: 'Patient', birthDate: '1990-01-01' }), opts);
+    expect(nameless.ctes).not.toEqual(one.ctes);
+    expect(nameless.ctes.join()).not.toContain('fhir_search_string');
+    expect(indexRowsSql(extractIndexes(patient('Ek', '1990-01-01')), { ...opts, firstParam: 15 }).ctes).not.toEqual(one.ctes);
+
+    const written = [patient('Ek', '1990-01-01'), patient('Holm', '1991-02-02'), { ...patient('Sund', '1992-03-03'), name: [{ family: 'Sund', given: ['Ana', 'Bo'] }] }];
+    for (const p of written) {
+      const stored = (await repo.create(p)).resource;
+      const rows = await sideRows(database.db, stored.id!);
+      expect(rows.filter((r) => r.startsWith('string family '))).toEqual([`string family ${p.name![0].family!.toLowerCase()} ${p.name![0].family}`]);
+      expect(rows.filter((r) => r.startsWith('string given ')).length).toBe(p.name![0].given!.length);
+      expect(rows.filter((r) => r.startsWith('date birthdate ')).map((r) => r.split(' ')[2].slice(0, 10))).toEqual([p.birthDate]);
+    }
+  });
+
   it('an update replaces the old rows by the new ones in one statement', async () => {
     const { db, statements } = counting(database.db);
     const repo = new PostgresFhirRepository(db, ctx, deps(true));
