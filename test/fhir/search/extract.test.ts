@@ -5,7 +5,7 @@ import type { Patient, Resource } from '@medplum/fhirtypes';
 import { extractIndexes, isFastPath } from '../../../src/fhir/search/extract.js';
 import { getSearchParam, hasAtMostOneDateRow, searchParamsForCapabilityStatement, searchParamsOf } from '../../../src/fhir/search/parameters.js';
 import { isoInstant } from '../../../src/fhir/instant.js';
-import { dateRange, numberRange, searchDateRange } from '../../../src/fhir/search/ranges.js';
+import { dateBounds, dateRange, numberRange, patternDateBounds, searchDateRange } from '../../../src/fhir/search/ranges.js';
 import { seededRandom } from '../../../bench/support/search-dataset.js';
 import { readNdjson } from './synthea.js';
 import { normalizeString, ofTypeKey, textKey, tokenKeys, tokenSearchKey } from '../../../src/fhir/search/tokens.js';
@@ -192,6 +192,26 @@ describe('ranges and normalisation', () => {
     const wrong = [...edges, ...beyond, ...spread].filter((ms) => isoInstant(ms) !== new Date(ms).toISOString());
     expect(wrong).toEqual([]);
   });
+  it('reads full dateTimes character by character exactly as the pattern reads them, and leaves all else to it', () => {
+    const random = seededRandom(11);
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)];
+    const num = (digits: number, max: number) => String(Math.floor(random() * max)).padStart(digits, '0');
+    const texts = ['2024-05-01T10:00:00Z', '1989-10-04T06:25:16-04:00', '2024-02-29T23:59:60.999999+14:00', '2024-05-01', '2024-05', '2024'];
+    for (let i = 0; i < 20_000; i++) {
+      // fields beyond the calendar (month 13, hour 24) included: both readings pass them to Date.UTC alike
+      const fraction = pick(['', '', '.', `.${num(1, 10)}`, `.${num(2, 100)}`, `.${num(3, 1000)}`, `.${num(6, 1e6)}`]);
+      const zone = pick(['', 'Z', 'Z', `+${num(2, 15)}:${num(2, 60)}`, `-${num(2, 15)}:${num(2, 60)}`, '+0500', 'z', '+05:00Z']);
+      let text = `${num(4, 10000)}-${num(2, 14)}-${num(2, 33)}T${num(2, 25)}:${num(2, 61)}:${num(2, 62)}${fraction}${zone}`;
+      // and damaged copies: a character replaced, one cut off, or a non-ASCII digit
+      const at = Math.floor(random() * text.length);
+      text = pick([text, text, text, text.slice(0, at), `${text.slice(0, at)}${pick(['x', ' ', '٣', '-', ':'])}${text.slice(at + 1)}`]);
+      texts.push(text);
+    }
+    const differing = texts.filter((t) => JSON.stringify(dateBounds(t)) !== JSON.stringify(patternDateBounds(t)));
+    expect(differing).toEqual([]);
+    expect(texts.filter((t) => patternDateBounds(t) !== undefined).length).toBeGreaterThan(5_000);
+  });
+
   it('gives number ranges by significant digits', () => {
     expect(numberRange('100')).toEqual({ low: 99.5, high: 100.5 });
     expect(numberRange('1.50')).toEqual({ low: 1.495, high: 1.505 });
